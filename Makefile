@@ -1,0 +1,38 @@
+# Every target builds .venv from pyproject.toml on first use; nothing relies on a hand-made install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo dev test lint typecheck bench migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/jointbuy demo
+
+dev: $(STAMP)
+	$(BIN)/jointbuy dev
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy procurement workflows activities api db jointbuy worker.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.demand_burst
+
+migrate: $(STAMP)
+	$(BIN)/jointbuy migrate
+
+clean:
+	rm -rf $(VENV) .jointbuy .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Side effects of the workflows: persistence now; assurance providers and publication later."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: the asyncpg pool, SQL as named constants, numbered migrations and their migrator."""

@@ -1,0 +1,126 @@
+"""Read models kept in step with the event log, in the same transaction as the events."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from procurement.models import DomainEvent
+
+INSERT_BUY = """
+INSERT INTO joint_buys (buy_id, lead, title, stage, terms, created_at, updated_at)
+VALUES ($1, $2, $3, 'draft', $4, $5, $5)
+"""
+INSERT_LOT = "INSERT INTO buy_lots (buy_id, lot_id, title, unit) VALUES ($1, $2, $3, $4)"
+UPDATE_STAGE = """
+UPDATE joint_buys
+SET stage = $2, stage_deadline = $3, updated_at = $4,
+    outcome_reason = CASE WHEN $2 IN ('awarded', 'cancelled', 'unsuccessful') THEN $5 ELSE outcome_reason END
+WHERE buy_id = $1
+"""
+DELETE_DEMAND = "DELETE FROM demand_lines WHERE buy_id = $1 AND council = $2"
+INSERT_DEMAND = """
+INSERT INTO demand_lines (buy_id, council, lot_id, quantity, baseline_unit_price,
+                          budget_ceiling_gbp, registered_at)
+VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7)
+"""
+DELETE_SIGN_UP = "DELETE FROM sign_ups WHERE buy_id = $1 AND council = $2"
+INSERT_SIGN_UP = """
+INSERT INTO sign_ups (buy_id, council, lot_id, quantity, confirmed_at)
+VALUES ($1, $2, $3, $4, $5)
+"""
+UPSERT_COUNCIL_STATUS = """
+INSERT INTO buy_councils (buy_id, council, status, updated_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (buy_id, council) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
+"""
+MARK_DROPPED_OUT = """
+UPDATE buy_councils SET status = 'dropped_out', updated_at = $3
+WHERE buy_id = $1 AND council = ANY($2::text[])
+"""
+MARK_LOT = "UPDATE buy_lots SET status = $3, status_reason = $4 WHERE buy_id = $1 AND lot_id = $2"
+
+Projector = Callable[[Any, str, DomainEvent], Awaitable[None]]
+
+
+async def _buy_created(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    terms = e.data["terms"]
+    await conn.execute(INSERT_BUY, buy_id, e.actor, terms["title"], terms, e.at)
+    await conn.executemany(
+        INSERT_LOT, [(buy_id, lot["id"], lot["title"], lot["unit"]) for lot in terms["lots"]]
+    )
+
+
+async def _stage_changed(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    deadline = e.data.get("deadline")
+    await conn.execute(
+        UPDATE_STAGE,
+        buy_id,
+        e.data["to"],
+        datetime.fromisoformat(deadline) if deadline else None,
+        e.at,
+        e.data.get("reason", ""),
+    )
+
+
+async def _demand_registered(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    council = e.data["council"]
+    await conn.execute(DELETE_DEMAND, buy_id, council)
+    await conn.executemany(
+        INSERT_DEMAND,
+        [
+            (
+                buy_id,
+                council,
+                line["lot_id"],
+                line["quantity"],
+                line["baseline_unit_price"],
+                line.get("budget_ceiling_gbp"),
+                e.at,
+            )
+            for line in e.data["lines"]
+        ],
+    )
+    await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "registered", e.at)
+
+
+async def _demand_withdrawn(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    council = e.data["council"]
+    await conn.execute(DELETE_DEMAND, buy_id, council)
+    await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "withdrawn", e.at)
+
+
+async def _sign_up_confirmed(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    council = e.data["council"]
+    await conn.execute(DELETE_SIGN_UP, buy_id, council)
+    await conn.executemany(
+        INSERT_SIGN_UP,
+        [(buy_id, council, line["lot_id"], line["quantity"], e.at) for line in e.data["lines"]],
+    )
+    await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "signed_up", e.at)
+
+
+async def _sign_up_closed(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    await conn.execute(MARK_DROPPED_OUT, buy_id, e.data["dropped_out"], e.at)
+
+
+async def _lot_unsuccessful(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    await conn.execute(MARK_LOT, buy_id, e.data["lot_id"], "unsuccessful", e.data["reason"])
+
+
+PROJECTORS: dict[str, Projector] = {
+    "buy.created": _buy_created,
+    "stage.changed": _stage_changed,
+    "demand.registered": _demand_registered,
+    "demand.withdrawn": _demand_withdrawn,
+    "sign_up.confirmed": _sign_up_confirmed,
+    "sign_up.closed": _sign_up_closed,
+    "lot.unsuccessful": _lot_unsuccessful,
+}
+
+
+async def project(conn: Any, *, buy_id: str, event: DomainEvent) -> None:
+    """Apply one event to the read models; events without a projection live only in the log."""
+    projector = PROJECTORS.get(event.type)
+    if projector is not None:
+        await projector(conn, buy_id, event)

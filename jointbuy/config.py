@@ -1,0 +1,34 @@
+"""One place for configuration: environment variables (or a `.env` file) read by pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Empty means: start an embedded PostgreSQL (pgserver) under `data_dir`.
+    database_url: str = ""
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "joint-buy"
+    # Bootstrap admin token; `jointbuy dev` generates and prints one when unset.
+    jointbuy_admin_token: str = ""
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    data_dir: str = ".jointbuy"
+    # Temporal allows 10 in-flight updates per workflow; the API stays below that per buy.
+    max_updates_in_flight: int = 8
+    # Messages one workflow run accepts before it continues as new (the server caps a run at 2,000
+    # updates and 10,000 signals and never suggests continue-as-new on message counts).
+    messages_per_run: int = 1000
+    temporal_ui_url: str = "http://localhost:8233"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,172 @@
+"""The vocabulary of a joint buy: its terms (what the lead sets up) and its live state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_QUANTITY = 1_000_000_000
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class Stage(StrEnum):
+    DRAFT = "draft"
+    DEMAND = "demand"
+    SIGN_UP = "sign_up"
+    ASSURANCE = "assurance"
+    NEGOTIATION = "negotiation"
+    EVALUATION = "evaluation"
+    STANDSTILL = "standstill"
+    SUSPENDED = "suspended"
+    AWARDED = "awarded"
+    CANCELLED = "cancelled"
+    UNSUCCESSFUL = "unsuccessful"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Stage.AWARDED, Stage.CANCELLED, Stage.UNSUCCESSFUL)
+
+
+# Stages with a window the lead may close early.
+CLOSABLE_STAGES = frozenset({Stage.DEMAND, Stage.SIGN_UP})
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Lot(Frozen):
+    id: Identifier
+    title: str = Field(min_length=1, max_length=200)
+    unit: str = Field(default="item", min_length=1, max_length=40)
+
+
+class Viability(Frozen):
+    min_councils: int = Field(default=1, ge=1, le=10_000)
+    min_total_quantity: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class Requirements(Frozen):
+    certifications: list[str] = Field(default_factory=list)
+    min_employers_liability_gbp: Money = Decimal("5000000")
+    turnover_ratio: Decimal = Field(default=Decimal("2.0"), ge=0, le=100)
+
+
+class NegotiationTerms(Frozen):
+    rounds: int = Field(default=3, ge=1, le=10)
+    round_window: timedelta = timedelta(days=2)
+    min_decrement_pct: Decimal = Field(default=Decimal("0.5"), ge=0, le=50)
+    extension_window: timedelta = timedelta(minutes=5)
+    max_extensions: int = Field(default=10, ge=0, le=100)
+
+
+class AwardTerms(Frozen):
+    price_weight: int = Field(default=60, ge=0, le=100)
+    quality_weight: int = Field(default=30, ge=0, le=100)
+    social_value_weight: int = Field(default=10, ge=10, le=100)
+    standstill_working_days: int = Field(default=8, ge=0, le=30)
+    calendar: Literal["england-and-wales", "scotland", "northern-ireland"] = "england-and-wales"
+
+    @model_validator(mode="after")
+    def _weights_sum_to_100(self) -> AwardTerms:
+        total = self.price_weight + self.quality_weight + self.social_value_weight
+        if total != 100:
+            raise ValueError(f"price, quality and social value weights must add up to 100, not {total}")
+        return self
+
+
+class BuyTerms(Frozen):
+    """What the lead sets up; fixed once the buy starts."""
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=10_000)
+    cpv_code: str = Field(default="", pattern=r"^(\d{8})?$")
+    lots: list[Lot] = Field(min_length=1, max_length=50)
+    estimated_value_gbp: Money
+    demand_closes_at: datetime
+    sign_up_window: timedelta = timedelta(days=7)
+    # How far above its registered demand a council may confirm at sign-up (0 = not at all).
+    sign_up_tolerance_pct: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    viability: Viability = Viability()
+    requirements: Requirements = Requirements()
+    negotiation: NegotiationTerms = NegotiationTerms()
+    award: AwardTerms = AwardTerms()
+    contract_years: int = Field(default=1, ge=1, le=10)
+
+    @field_validator("demand_closes_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a UTC offset, e.g. 2027-01-15T17:00:00+00:00")
+        return value
+
+    @field_validator("sign_up_window")
+    @classmethod
+    def _positive_window(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration such as P7D")
+        return value
+
+    @model_validator(mode="after")
+    def _lots_consistent(self) -> BuyTerms:
+        ids = [lot.id for lot in self.lots]
+        if len(set(ids)) != len(ids):
+            raise ValueError("lot ids must be unique")
+        unknown = set(self.viability.min_total_quantity) - set(ids)
+        if unknown:
+            raise ValueError(f"viability names unknown lots: {sorted(unknown)}")
+        return self
+
+    def lot_ids(self) -> list[str]:
+        return [lot.id for lot in self.lots]
+
+
+class DemandLine(Frozen):
+    lot_id: str
+    quantity: Quantity
+    baseline_unit_price: Money
+    budget_ceiling_gbp: Money | None = None
+
+
+class SignUpLine(Frozen):
+    lot_id: str
+    quantity: Quantity
+
+
+class LotAggregate(BaseModel):
+    councils: int = 0
+    indicative_quantity: int = 0
+    committed_quantity: int = 0
+    signed_up_councils: int = 0
+
+
+class DomainEvent(BaseModel):
+    """One fact in a buy's audit log. `seq` is dense and per buy; time is the workflow's clock."""
+
+    seq: int
+    type: str
+    actor: str
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class BuyState(BaseModel):
+    """Everything a run of the joint-buy workflow needs to carry into the next run."""
+
+    buy_id: str
+    lead: str
+    terms: BuyTerms
+    stage: Stage = Stage.DRAFT
+    stage_deadline: datetime | None = None
+    demand: dict[str, list[DemandLine]] = Field(default_factory=dict)
+    signups: dict[str, list[SignUpLine]] = Field(default_factory=dict)
+    dropped_out: list[str] = Field(default_factory=list)
+    unsuccessful_lots: dict[str, str] = Field(default_factory=dict)
+    outcome_reason: str = ""
+    next_seq: int = 1

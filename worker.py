@@ -1,0 +1,73 @@
+"""The Temporal worker: the joint-buy workflow and its activities, configured from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.persistence import PersistenceActivities
+from db.pool import create_pool
+from jointbuy.config import Settings, get_settings
+from jointbuy.logs import configure_logging
+from workflows.joint_buy import JointBuyWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: Sequence[type] = (JointBuyWorkflow,)
+
+
+def activities_for(pool: Any) -> list[Any]:
+    persistence = PersistenceActivities(pool)
+    return [persistence.record_events]
+
+
+async def connect_client(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_worker(client: Client, pool: Any, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(pool),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect_client(settings)
+    pool = await create_pool(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, pool, settings.task_queue):
+            log.info("worker started", task_queue=settings.task_queue)
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set (`jointbuy dev` sets it for the embedded stack)")
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""One joint buy, from demand to its outcome, as a single long-lived Temporal workflow.
+
+The workflow is the authority on the process: commands arrive as updates, are checked by
+`procurement` rules in validators (a refused command leaves no trace in history), change the state,
+and become events. A background flusher writes events to PostgreSQL in batches through the
+`record_events` activity; an update returns only once its own event is recorded, so a client that
+got an answer can read it back from the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from procurement import demand as rules
+    from procurement.errors import DomainError
+    from procurement.models import BuyState, DomainEvent, Stage
+    from workflows.messages import (
+        RECORD_EVENTS,
+        BuyOutcome,
+        Cancel,
+        CloseStage,
+        JointBuyInput,
+        Receipt,
+        RecordEvents,
+        RegisterDemand,
+        SignUp,
+        WithdrawDemand,
+    )
+
+STAGE_KEY = SearchAttributeKey.for_keyword("JointBuyStage")
+LEAD_KEY = SearchAttributeKey.for_keyword("JointBuyLead")
+COUNCILS_KEY = SearchAttributeKey.for_int("JointBuyCouncils")
+QUALIFIED_KEY = SearchAttributeKey.for_int("JointBuyQualifiedSuppliers")
+# Every search attribute the engine upserts: each must be registered on every server it runs on,
+# or the workflow task fails every 10 s forever.
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    "JointBuyStage": "Keyword",
+    "JointBuyLead": "Keyword",
+    "JointBuyCouncils": "Int",
+    "JointBuyQualifiedSuppliers": "Int",
+}
+
+# Persisting events must outlast a database outage: retry forever with a bounded backoff.
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=["InvalidEventBatch"],
+)
+
+
+def initial_search_attributes(state: BuyState) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(STAGE_KEY, state.stage.value),
+            SearchAttributePair(LEAD_KEY, state.lead),
+            SearchAttributePair(COUNCILS_KEY, 0),
+        ]
+    )
+
+
+def _rejected(err: DomainError) -> ApplicationError:
+    return ApplicationError(err.message, err.field, type=err.kind.value, non_retryable=True)
+
+
+def _checked(check: Callable[[], None]) -> None:
+    """Run a rule; a broken rule becomes an ApplicationError (anything else would wedge the task)."""
+    try:
+        check()
+    except DomainError as err:
+        raise _rejected(err) from None
+
+
+class WindowEnd(Enum):
+    CLOSED = "closed"  # deadline passed or the lead closed it early
+    LEFT = "left"  # the stage changed under us (cancel)
+    HANDOVER = "handover"  # time to continue as new
+
+
+@workflow.defn(name="JointBuyWorkflow")
+class JointBuyWorkflow:
+    @workflow.init
+    def __init__(self, inp: JointBuyInput) -> None:
+        self._s = inp.state
+        self._messages_per_run = inp.messages_per_run
+        self._messages = 0
+        self._pending: list[DomainEvent] = []
+        self._recorded_seq = self._s.next_seq - 1
+        self._close_requested: Stage | None = None
+        self._published_councils = -1
+
+    @workflow.run
+    async def run(self, inp: JointBuyInput) -> BuyOutcome:
+        flusher = asyncio.create_task(self._flush_events())
+        if self._s.stage == Stage.DRAFT:
+            self._emit("buy.created", self._s.lead, {"terms": inp.state.terms.model_dump(mode="json")})
+            self._enter(Stage.DEMAND, deadline=self._s.terms.demand_closes_at, reason="buy started")
+        while not self._s.stage.terminal:
+            end = await self._wait_for_window()
+            if end is WindowEnd.HANDOVER:
+                await self._drain()
+                flusher.cancel()
+                workflow.continue_as_new(
+                    JointBuyInput(state=self._s, messages_per_run=self._messages_per_run)
+                )
+            if end is WindowEnd.CLOSED:
+                self._close_window()
+        await self._drain()
+        flusher.cancel()
+        return BuyOutcome(stage=self._s.stage, reason=self._s.outcome_reason)
+
+    # ---- stages -------------------------------------------------------------------------------
+
+    async def _wait_for_window(self) -> WindowEnd:
+        """Wait for the current stage's deadline, the lead's early close, a cancel or a handover."""
+        stage = self._s.stage
+        deadline = self._s.stage_deadline
+        timeout = None if deadline is None else max((deadline - workflow.now()).total_seconds(), 0)
+        try:
+            await workflow.wait_condition(
+                lambda: self._s.stage != stage
+                or self._close_requested == stage
+                or self._handover_due(),
+                timeout=timeout,
+            )
+        except asyncio.TimeoutError:
+            return WindowEnd.CLOSED
+        if self._s.stage != stage:
+            return WindowEnd.LEFT
+        if self._close_requested == stage:
+            return WindowEnd.CLOSED
+        return WindowEnd.HANDOVER
+
+    def _close_window(self) -> None:
+        early = self._close_requested == self._s.stage
+        how = "closed early by the lead" if early else "deadline reached"
+        if self._s.stage == Stage.DEMAND:
+            self._close_demand(how)
+        elif self._s.stage == Stage.SIGN_UP:
+            self._close_sign_up(how)
+
+    def _close_demand(self, how: str) -> None:
+        totals = self._aggregate()
+        self._emit("demand.closed", "system", {"how": how, "aggregate": totals})
+        if not self._s.demand:
+            self._finish(Stage.UNSUCCESSFUL, "no council registered demand")
+            return
+        deadline = rules.sign_up_deadline(workflow.now(), self._s.terms)
+        self._enter(Stage.SIGN_UP, deadline=deadline, reason=f"demand window {how}")
+
+    def _close_sign_up(self, how: str) -> None:
+        gone = rules.dropped_out(self._s)
+        self._s.dropped_out = gone
+        self._emit(
+            "sign_up.closed",
+            "system",
+            {"how": how, "dropped_out": gone, "aggregate": self._aggregate()},
+        )
+        verdict = rules.assess_viability(self._s)
+        for lot_id, why in verdict.failed_lots.items():
+            self._s.unsuccessful_lots[lot_id] = why
+            self._emit("lot.unsuccessful", "system", {"lot_id": lot_id, "reason": why})
+        if not verdict.viable:
+            self._finish(Stage.UNSUCCESSFUL, verdict.reason)
+            return
+        # Supplier assurance comes next; until it is built the buy waits there (cancel still works).
+        self._enter(Stage.ASSURANCE, deadline=None, reason=f"sign-up window {how}")
+
+    def _finish(self, stage: Stage, reason: str) -> None:
+        self._s.outcome_reason = reason
+        self._enter(stage, deadline=None, reason=reason)
+
+    def _enter(self, stage: Stage, *, deadline: datetime | None, reason: str) -> None:
+        previous = self._s.stage
+        self._s.stage = stage
+        self._s.stage_deadline = deadline
+        self._emit(
+            "stage.changed",
+            "system",
+            {
+                "from": previous.value,
+                "to": stage.value,
+                "deadline": deadline.isoformat() if deadline else None,
+                "reason": reason,
+            },
+        )
+        workflow.upsert_search_attributes([STAGE_KEY.value_set(stage.value)])
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    @workflow.update
+    async def register_demand(self, cmd: RegisterDemand) -> Receipt:
+        self._count()
+        _checked(lambda: rules.check_register_demand(self._s, cmd.lines))
+        self._s.demand[cmd.council] = list(cmd.lines)
+        seq = self._emit(
+            "demand.registered",
+            cmd.council,
+            {"council": cmd.council, "lines": [line.model_dump(mode="json") for line in cmd.lines]},
+        )
+        return await self._receipt(seq)
+
+    @register_demand.validator
+    def _validate_register_demand(self, cmd: RegisterDemand) -> None:
+        _checked(lambda: rules.check_register_demand(self._s, cmd.lines))
+
+    @workflow.update
+    async def withdraw_demand(self, cmd: WithdrawDemand) -> Receipt:
+        self._count()
+        _checked(lambda: rules.check_withdraw_demand(self._s, cmd.council))
+        del self._s.demand[cmd.council]
+        seq = self._emit("demand.withdrawn", cmd.council, {"council": cmd.council})
+        return await self._receipt(seq)
+
+    @withdraw_demand.validator
+    def _validate_withdraw_demand(self, cmd: WithdrawDemand) -> None:
+        _checked(lambda: rules.check_withdraw_demand(self._s, cmd.council))
+
+    @workflow.update
+    async def sign_up(self, cmd: SignUp) -> Receipt:
+        self._count()
+        _checked(lambda: rules.check_sign_up(self._s, cmd.council, cmd.lines))
+        self._s.signups[cmd.council] = list(cmd.lines)
+        seq = self._emit(
+            "sign_up.confirmed",
+            cmd.council,
+            {"council": cmd.council, "lines": [line.model_dump(mode="json") for line in cmd.lines]},
+        )
+        return await self._receipt(seq)
+
+    @sign_up.validator
+    def _validate_sign_up(self, cmd: SignUp) -> None:
+        _checked(lambda: rules.check_sign_up(self._s, cmd.council, cmd.lines))
+
+    @workflow.update
+    async def close_stage(self, cmd: CloseStage) -> Receipt:
+        self._count()
+        _checked(lambda: rules.check_close_stage(self._s, cmd.stage))
+        self._close_requested = cmd.stage
+        seq = self._emit("stage.close_requested", cmd.actor, {"stage": cmd.stage.value})
+        # Answer once the stage has actually moved on, so the caller sees the new stage.
+        await workflow.wait_condition(lambda: self._s.stage != cmd.stage)
+        return await self._receipt(max(seq, self._s.next_seq - 1))
+
+    @close_stage.validator
+    def _validate_close_stage(self, cmd: CloseStage) -> None:
+        _checked(lambda: rules.check_close_stage(self._s, cmd.stage))
+
+    @workflow.update
+    async def cancel(self, cmd: Cancel) -> Receipt:
+        self._count()
+        _checked(lambda: rules.check_cancel(self._s))
+        self._emit("buy.cancelled", cmd.actor, {"reason": cmd.reason, "stage": self._s.stage.value})
+        self._finish(Stage.CANCELLED, cmd.reason)
+        return await self._receipt(self._s.next_seq - 1)
+
+    @cancel.validator
+    def _validate_cancel(self, cmd: Cancel) -> None:
+        _checked(lambda: rules.check_cancel(self._s))
+
+    @workflow.update
+    async def confirm_started(self) -> Receipt:
+        """Answers once the buy's opening events are recorded (the API's create waits for it)."""
+        self._count()
+        await workflow.wait_condition(lambda: self._s.stage != Stage.DRAFT)
+        return await self._receipt(self._s.next_seq - 1)
+
+    @workflow.query
+    def get_state(self) -> BuyState:
+        return self._s
+
+    # ---- events and their persistence ---------------------------------------------------------
+
+    def _emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
+        seq = self._s.next_seq
+        self._s.next_seq += 1
+        self._pending.append(
+            DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data)
+        )
+        return seq
+
+    async def _receipt(self, seq: int) -> Receipt:
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+        return Receipt(seq=seq, stage=self._s.stage, aggregate=rules.aggregate(
+            self._s.terms, self._s.demand, self._s.signups
+        ))
+
+    async def _flush_events(self) -> None:
+        """Write pending events in batches: a burst of commands costs one activity per batch."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            batch, self._pending = self._pending, []
+            await workflow.execute_activity(
+                RECORD_EVENTS,
+                RecordEvents(buy_id=self._s.buy_id, events=batch),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RECORD_RETRY,
+            )
+            self._recorded_seq = batch[-1].seq
+            self._publish_council_count()
+
+    def _publish_council_count(self) -> None:
+        councils = len(self._s.signups) if self._s.signups else len(self._s.demand)
+        if councils != self._published_councils:
+            self._published_councils = councils
+            workflow.upsert_search_attributes([COUNCILS_KEY.value_set(councils)])
+
+    async def _drain(self) -> None:
+        """Before returning or continuing as new: every handler done, every event recorded."""
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished()
+            and not self._pending
+            and self._recorded_seq == self._s.next_seq - 1
+        )
+
+    def _aggregate(self) -> dict[str, Any]:
+        totals = rules.aggregate(self._s.terms, self._s.demand, self._s.signups)
+        return {lot_id: agg.model_dump() for lot_id, agg in totals.items()}
+
+    def _count(self) -> None:
+        self._messages += 1
+
+    def _handover_due(self) -> bool:
+        return (
+            self._messages >= self._messages_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
