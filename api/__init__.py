@@ -1,0 +1,1 @@
+"""The public HTTP API (FastAPI): routes, identity, problem+json errors."""

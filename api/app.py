@@ -1,0 +1,91 @@
+"""The FastAPI application: wiring of routes, problem handlers, request logging and resources."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from api.gateway import BuyGateway
+from api.metrics import RequestMetrics
+from api.problems import install_problem_handlers
+from api.routes import api_keys, councils, demand, health, joint_buys
+from db.pool import create_pool
+from jointbuy.config import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """
+Joint Buy runs one competition for many UK councils: councils register demand and sign up,
+suppliers are assured and bid against the combined volume, and every council gets its own contract
+at the price that volume earned. Errors are `application/problem+json`; mutating requests accept an
+`Idempotency-Key` header.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, pool: Any = None, client: Any = None
+) -> FastAPI:
+    """Build the app. Tests pass their own pool and Temporal client; otherwise the lifespan
+    opens them from settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned_pool = None
+        if getattr(app.state, "pool", None) is None:
+            owned_pool = await create_pool(settings.database_url, max_size=20)
+            app.state.pool = owned_pool
+        if getattr(app.state, "gateway", None) is None:
+            from worker import connect_client
+
+            app.state.gateway = _gateway(await connect_client(settings), settings)
+        log.info("api ready", temporal=settings.temporal_address)
+        yield
+        if owned_pool is not None:
+            await owned_pool.close()
+
+    app = FastAPI(
+        title="Joint Buy",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+    app.state.gateway = _gateway(client, settings) if client is not None else None
+    app.state.metrics = RequestMetrics()
+    install_problem_handlers(app)
+    app.middleware("http")(app.state.metrics.middleware)
+    app.middleware("http")(_bind_request)
+    for module in (health, api_keys, councils, joint_buys, demand):
+        app.include_router(module.router)
+    return app
+
+
+def _gateway(client: Any, settings: Settings) -> BuyGateway:
+    return BuyGateway(
+        client,
+        task_queue=settings.task_queue,
+        max_in_flight=settings.max_updates_in_flight,
+        messages_per_run=settings.messages_per_run,
+    )
+
+
+async def _bind_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Bind a request id (and the buy id, when the path has one) to every log line."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    buy_id = request.path_params.get("buy_id") if request.path_params else None
+    parts = request.url.path.split("/")
+    if buy_id is None and len(parts) > 3 and parts[2] == "joint-buys":
+        buy_id = parts[3]
+    with structlog.contextvars.bound_contextvars(request_id=request_id, buy_id=buy_id):
+        response = await call_next(request)
+    response.headers["X-Request-Id"] = request_id
+    return response

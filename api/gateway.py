@@ -1,0 +1,128 @@
+"""The API's only way into the joint-buy workflow: typed handles, a cap on in-flight updates,
+and Temporal's answers turned into HTTP problems."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import structlog
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Problem
+from procurement.errors import ErrorKind
+from procurement.models import BuyState
+from workflows.joint_buy import JointBuyWorkflow, initial_search_attributes
+from workflows.messages import JointBuyInput, Receipt
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+_STATUS = {
+    ErrorKind.INVALID.value: 422,
+    ErrorKind.CONFLICT.value: 409,
+    ErrorKind.FORBIDDEN.value: 403,
+    ErrorKind.NOT_FOUND.value: 404,
+}
+# RESOURCE_EXHAUSTED (too many updates in flight, from another API process) is retried this long.
+_BACKOFF_ATTEMPTS = 8
+
+
+class _Slots:
+    """At most `limit` updates in flight per workflow from this process (Temporal allows 10)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._users: dict[str, int] = {}
+
+    async def run(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        sem = self._sems.setdefault(key, asyncio.Semaphore(self._limit))
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with sem:
+                return await call()
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._sems[key]
+
+
+class BuyGateway:
+    def __init__(self, client: Client, *, task_queue: str, max_in_flight: int, messages_per_run: int):
+        self.client = client
+        self._task_queue = task_queue
+        self._slots = _Slots(max_in_flight)
+        self._messages_per_run = messages_per_run
+
+    def handle(self, buy_id: str) -> WorkflowHandle[JointBuyWorkflow, Any]:
+        # No run id: after continue-as-new the latest run answers.
+        return self.client.get_workflow_handle_for(JointBuyWorkflow.run, buy_id)
+
+    async def start(self, state: BuyState) -> Receipt:
+        async def start() -> Receipt:
+            handle = await self.client.start_workflow(
+                JointBuyWorkflow.run,
+                JointBuyInput(state=state, messages_per_run=self._messages_per_run),
+                id=state.buy_id,
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=initial_search_attributes(state),
+                memo={"title": state.terms.title, "lead": state.lead},
+            )
+            return await handle.execute_update(JointBuyWorkflow.confirm_started)
+
+        return await self._guarded(state.buy_id, start)
+
+    async def update(self, buy_id: str, update: Any, arg: Any) -> Receipt:
+        async def call() -> Receipt:
+            result: Receipt = await self.handle(buy_id).execute_update(update, arg)
+            return result
+
+        return await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
+
+    async def _guarded(self, buy_id: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(_BACKOFF_ATTEMPTS):
+            try:
+                return await call()
+            except WorkflowUpdateFailedError as err:
+                raise _refusal(err) from err
+            except RPCError as err:
+                if err.status == RPCStatusCode.RESOURCE_EXHAUSTED and attempt + 1 < _BACKOFF_ATTEMPTS:
+                    await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+                    continue
+                raise _rpc_problem(buy_id, err) from err
+            except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+                raise Problem(503, "the workflow engine did not answer in time; retry") from err
+        raise Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> Problem:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type in _STATUS:
+        field = cause.details[0] if cause.details else None
+        errors = [{"field": field, "message": cause.message}] if field else None
+        return Problem(_STATUS[cause.type], cause.message, errors=errors)
+    log.error("update failed unexpectedly", error=str(cause))
+    return Problem(409, f"the command could not be applied: {cause}")
+
+
+def _rpc_problem(buy_id: str, err: RPCError) -> Problem:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return Problem(409, f"joint buy {buy_id} is closed and takes no more commands")
+    if err.status == RPCStatusCode.ALREADY_EXISTS:
+        return Problem(409, f"joint buy {buy_id} already exists")
+    if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        return Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
+    log.warning("temporal unavailable", error=str(err), status=str(err.status))
+    return Problem(503, "the workflow engine is unavailable; retry shortly", headers={"Retry-After": "5"})

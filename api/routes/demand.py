@@ -1,0 +1,97 @@
+"""A council's part in a buy: register or withdraw indicative demand, then sign up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from api.auth import Principal
+from api.deps import CouncilCaller, Gateway, Pool
+from api.idempotency import idempotent
+from api.problems import Problem
+from api.schemas import DemandRegistration, SignUpRequest
+from api.views import aggregate_view, council_view, load_buy
+from db.councils import find_current_council
+from workflows.joint_buy import JointBuyWorkflow
+from workflows.messages import RegisterDemand, SignUp, WithdrawDemand
+
+router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["councils"])
+
+
+async def _acting_council(pool: Any, buy_id: str, caller: Principal, claimed: str | None) -> str:
+    """The council this request acts for: the caller's own, known and current; and a real buy."""
+    council = caller.organisation_id
+    if claimed is not None and claimed != council:
+        raise Problem(403, f"your token acts for {council}, not {claimed}")
+    async with pool.acquire() as conn:
+        if await find_current_council(conn, gss_code=council) is None:
+            raise Problem(403, f"{council} is not a current council in the register")
+        await load_buy(conn, buy_id, caller)
+    return council
+
+
+async def _council_answer(pool: Any, buy_id: str, council: str, receipt: Any) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        return {
+            "buy_id": buy_id,
+            "stage": receipt.stage.value,
+            "seq": receipt.seq,
+            **await council_view(conn, buy_id, council),
+            "aggregate": await aggregate_view(conn, buy_id),
+        }
+
+
+@router.put("/demand")
+async def register_demand(
+    buy_id: str,
+    body: DemandRegistration,
+    request: Request,
+    pool: Pool,
+    gateway: Gateway,
+    caller: CouncilCaller,
+) -> Response:
+    """Register or replace this council's indicative demand (during `demand`)."""
+    council = await _acting_council(pool, buy_id, caller, body.council)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = RegisterDemand(council=council, lines=body.lines)
+        receipt = await gateway.update(buy_id, JointBuyWorkflow.register_demand, cmd)
+        return 200, await _council_answer(pool, buy_id, council, receipt)
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.delete("/demand")
+async def withdraw_demand(
+    buy_id: str, request: Request, pool: Pool, gateway: Gateway, caller: CouncilCaller
+) -> Response:
+    """Withdraw this council's demand (during `demand`)."""
+    council = await _acting_council(pool, buy_id, caller, None)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = WithdrawDemand(council=council)
+        receipt = await gateway.update(buy_id, JointBuyWorkflow.withdraw_demand, cmd)
+        return 200, await _council_answer(pool, buy_id, council, receipt)
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.post("/sign-up", status_code=201)
+async def sign_up(
+    buy_id: str,
+    body: SignUpRequest,
+    request: Request,
+    pool: Pool,
+    gateway: Gateway,
+    caller: CouncilCaller,
+) -> Response:
+    """Binding opt-in (during `sign_up`): quantities up to the registered demand."""
+    council = await _acting_council(pool, buy_id, caller, body.council)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = SignUp(council=council, lines=body.lines)
+        receipt = await gateway.update(buy_id, JointBuyWorkflow.sign_up, cmd)
+        return 201, await _council_answer(pool, buy_id, council, receipt)
+
+    return await idempotent(request, pool, caller, produce)

@@ -1,0 +1,48 @@
+"""Liveness, readiness (Temporal and PostgreSQL reachable) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from api.deps import Gateway, Pool
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The API process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(pool: Pool, gateway: Gateway) -> JSONResponse:
+    """Ready when PostgreSQL and Temporal both answer."""
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(3):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        checks["postgresql"] = "ok"
+    except Exception as err:  # a readiness probe reports any failure instead of raising it
+        checks["postgresql"] = f"unavailable: {type(err).__name__}"
+    try:
+        async with asyncio.timeout(3):
+            await gateway.client.service_client.check_health()
+        checks["temporal"] = "ok"
+    except Exception as err:
+        checks["temporal"] = f"unavailable: {type(err).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request) -> str:
+    """Request counts and latency in the Prometheus text format."""
+    return str(request.app.state.metrics.render())

@@ -1,0 +1,127 @@
+"""Joint buys: start, list, read, close a window early, cancel, read the audit log."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.auth import Principal, Role
+from api.deps import Caller, Gateway, LeadCaller, Pool
+from api.idempotency import idempotent
+from api.schemas import CancelRequest, CloseStageRequest, EventOut, JointBuyCreate
+from api.views import buy_view, event_visible, load_buy, summary
+from db.buys import list_buys
+from db.events import fetch_events
+from procurement.models import BuyState, BuyTerms, Stage
+from procurement.setup import check_new_buy
+from workflows.joint_buy import JointBuyWorkflow
+from workflows.messages import Cancel, CloseStage
+
+router = APIRouter(prefix="/v1/joint-buys", tags=["joint buys"])
+
+
+async def current_view(pool: Any, buy_id: str, principal: Principal) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        row = await load_buy(conn, buy_id, principal)
+        return await buy_view(conn, row, principal)
+
+
+@router.post("", status_code=201)
+async def create_joint_buy(
+    body: JointBuyCreate, request: Request, pool: Pool, gateway: Gateway, caller: LeadCaller
+) -> Response:
+    """Start a joint buy led by the caller's organisation; demand opens at once."""
+
+    async def produce() -> tuple[int, Any]:
+        terms = BuyTerms.model_validate(body.model_dump())
+        check_new_buy(terms, datetime.now(UTC))
+        state = BuyState(
+            buy_id=f"jb-{secrets.token_hex(6)}", lead=caller.organisation_id, terms=terms
+        )
+        await gateway.start(state)
+        return 201, await current_view(pool, state.buy_id, caller)
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.get("")
+async def list_joint_buys(
+    pool: Pool,
+    caller: Caller,
+    stage: Stage | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[dict[str, Any]]:
+    """Joint buys the caller may see (a lead sees those it leads), newest first."""
+    lead = caller.organisation_id if caller.role == Role.LEAD else None
+    async with pool.acquire() as conn:
+        rows = await list_buys(
+            conn, stage=stage.value if stage else None, lead=lead, limit=limit, offset=offset
+        )
+    return [summary(r) for r in rows]
+
+
+@router.get("/{buy_id}")
+async def get_joint_buy(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
+    """One joint buy, shaped by the caller's role."""
+    return await current_view(pool, buy_id, caller)
+
+
+@router.post("/{buy_id}/close-stage")
+async def close_stage(
+    buy_id: str,
+    body: CloseStageRequest,
+    request: Request,
+    pool: Pool,
+    gateway: Gateway,
+    caller: LeadCaller,
+) -> Response:
+    """Close the named open window now (409 if that is not the current stage)."""
+    await current_view(pool, buy_id, caller)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = CloseStage(stage=body.stage, actor=caller.actor)
+        await gateway.update(buy_id, JointBuyWorkflow.close_stage, cmd)
+        return 200, await current_view(pool, buy_id, caller)
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.post("/{buy_id}/cancel")
+async def cancel_joint_buy(
+    buy_id: str,
+    body: CancelRequest,
+    request: Request,
+    pool: Pool,
+    gateway: Gateway,
+    caller: LeadCaller,
+) -> Response:
+    """Cancel the buy at any stage, with a reason everyone affected will see."""
+    await current_view(pool, buy_id, caller)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = Cancel(reason=body.reason, actor=caller.actor)
+        await gateway.update(buy_id, JointBuyWorkflow.cancel, cmd)
+        return 200, await current_view(pool, buy_id, caller)
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.get("/{buy_id}/events", response_model=list[EventOut])
+async def get_events(
+    buy_id: str,
+    pool: Pool,
+    caller: Caller,
+    after: int = Query(0, ge=0, description="only events with a greater seq"),
+    limit: int = Query(500, ge=1, le=5000),
+) -> list[dict[str, Any]]:
+    """The audit log in order, shaped by role like the buy itself."""
+    async with pool.acquire() as conn:
+        row = await load_buy(conn, buy_id, caller)
+        events = await fetch_events(conn, buy_id=buy_id, after=after, limit=limit)
+    return [dict(e) for e in events if event_visible(e, caller, row["lead"])]
+
+

@@ -1,0 +1,81 @@
+"""Reading joint buys from their projections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SELECT_BUY = """
+SELECT buy_id, lead, title, stage, stage_deadline, terms, outcome_reason, created_at, updated_at
+FROM joint_buys WHERE buy_id = $1
+"""
+SELECT_BUYS = """
+SELECT buy_id, lead, title, stage, stage_deadline, outcome_reason, created_at, updated_at
+FROM joint_buys
+WHERE ($1::text IS NULL OR stage = $1) AND ($2::text IS NULL OR lead = $2)
+ORDER BY created_at DESC, buy_id
+LIMIT $3 OFFSET $4
+"""
+SELECT_LOTS = """
+SELECT lot_id, title, unit, status, status_reason FROM buy_lots WHERE buy_id = $1 ORDER BY lot_id
+"""
+SELECT_AGGREGATE = """
+SELECT l.lot_id,
+       coalesce(d.councils, 0) AS councils,
+       coalesce(d.quantity, 0) AS indicative_quantity,
+       coalesce(s.councils, 0) AS signed_up_councils,
+       coalesce(s.quantity, 0) AS committed_quantity
+FROM buy_lots l
+LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity) AS quantity
+           FROM demand_lines WHERE buy_id = $1 GROUP BY lot_id) d USING (lot_id)
+LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity) AS quantity
+           FROM sign_ups WHERE buy_id = $1 GROUP BY lot_id) s USING (lot_id)
+WHERE l.buy_id = $1
+ORDER BY l.lot_id
+"""
+SELECT_COUNCIL_DEMAND = """
+SELECT lot_id, quantity, baseline_unit_price, budget_ceiling_gbp, registered_at
+FROM demand_lines WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
+"""
+SELECT_COUNCIL_SIGN_UP = """
+SELECT lot_id, quantity, confirmed_at FROM sign_ups
+WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
+"""
+SELECT_COUNCIL_STATUSES = """
+SELECT council, status, updated_at FROM buy_councils WHERE buy_id = $1 ORDER BY council
+"""
+SELECT_COUNCIL_STATUS = "SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2"
+
+
+async def find_buy(conn: Any, *, buy_id: str) -> Any:
+    return await conn.fetchrow(SELECT_BUY, buy_id)
+
+
+async def list_buys(
+    conn: Any, *, stage: str | None, lead: str | None, limit: int, offset: int
+) -> list[Any]:
+    return list(await conn.fetch(SELECT_BUYS, stage, lead, limit, offset))
+
+
+async def buy_lots(conn: Any, *, buy_id: str) -> list[Any]:
+    return list(await conn.fetch(SELECT_LOTS, buy_id))
+
+
+async def buy_aggregate(conn: Any, *, buy_id: str) -> list[Any]:
+    return list(await conn.fetch(SELECT_AGGREGATE, buy_id))
+
+
+async def council_demand(conn: Any, *, buy_id: str, council: str) -> list[Any]:
+    return list(await conn.fetch(SELECT_COUNCIL_DEMAND, buy_id, council))
+
+
+async def council_sign_up(conn: Any, *, buy_id: str, council: str) -> list[Any]:
+    return list(await conn.fetch(SELECT_COUNCIL_SIGN_UP, buy_id, council))
+
+
+async def council_statuses(conn: Any, *, buy_id: str) -> list[Any]:
+    return list(await conn.fetch(SELECT_COUNCIL_STATUSES, buy_id))
+
+
+async def council_status(conn: Any, *, buy_id: str, council: str) -> str | None:
+    status: str | None = await conn.fetchval(SELECT_COUNCIL_STATUS, buy_id, council)
+    return status
