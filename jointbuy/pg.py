@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 
-def _quiet_runtime_dir() -> None:
-    # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (typical in containers and CI).
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+def _private_runtime_dir(data_dir: Path) -> None:
+    # pgserver asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR is unset
+    # (typical in containers and CI); give it a private one beside the data.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = data_dir.parent / f".runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
 
 
 class EmbeddedPostgres:
@@ -20,11 +24,11 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        _quiet_runtime_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_runtime_dir(self.data_dir)
         import pgserver
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: the server keeps running only while we hold it; data stays on disk.
+        # cleanup_mode="stop": the server stops when we let it go; its data stays on disk.
         self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         return uri
