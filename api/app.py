@@ -27,9 +27,7 @@ at the price that volume earned. Errors are `application/problem+json`; mutating
 """
 
 
-def create_app(
-    settings: Settings | None = None, *, pool: Any = None, client: Any = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None, *, pool: Any = None, client: Any = None) -> FastAPI:
     """Build the app. Tests pass their own pool and Temporal client; otherwise the lifespan
     opens them from settings."""
     settings = settings or get_settings()
@@ -76,9 +74,7 @@ def _gateway(client: Any, settings: Settings) -> BuyGateway:
     )
 
 
-async def _bind_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+async def _bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Bind a request id (and the buy id, when the path has one) to every log line."""
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     buy_id = request.path_params.get("buy_id") if request.path_params else None

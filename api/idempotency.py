@@ -25,9 +25,7 @@ def _response(status: int, body: Any, *, replayed: bool = False) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def idempotent(
-    request: Request, pool: Any, principal: Principal, produce: Produce
-) -> Response:
+async def idempotent(request: Request, pool: Any, principal: Principal, produce: Produce) -> Response:
     key = request.headers.get("idempotency-key")
     if key is None:
         status, body = await produce()
@@ -35,9 +33,7 @@ async def idempotent(
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Problem(400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
     raw = await request.body()
-    digest = hashlib.sha256(
-        b"\n".join([request.method.encode(), request.url.path.encode(), raw])
-    ).hexdigest()
+    digest = hashlib.sha256(b"\n".join([request.method.encode(), request.url.path.encode(), raw])).hexdigest()
     async with pool.acquire() as conn:
         stored = await find_answer(conn, principal=principal.key_id, key=key)
     if stored is not None:

@@ -40,7 +40,6 @@ class RequestMetrics:
             "# TYPE jointbuy_http_request_seconds_total counter",
         ]
         for (method, path, status), s in sorted(self.seconds.items()):
-            lines.append(
-                f'jointbuy_http_request_seconds_total{{method="{method}",route="{path}",status="{status}"}} {s:.6f}'
-            )
+            labels = f'method="{method}",route="{path}",status="{status}"'
+            lines.append(f"jointbuy_http_request_seconds_total{{{labels}}} {s:.6f}")
         return "\n".join(lines) + "\n"

@@ -88,7 +88,8 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem_response(Problem(exc.status_code, str(exc.detail), headers=exc.headers))
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(Problem(exc.status_code, str(exc.detail), headers=headers))
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:

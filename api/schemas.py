@@ -55,9 +55,7 @@ class DemandRegistration(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [
-                {"lines": [{"lot_id": "laptops", "quantity": 250, "baseline_unit_price": "949.99"}]}
-            ]
+            "examples": [{"lines": [{"lot_id": "laptops", "quantity": 250, "baseline_unit_price": "949.99"}]}]
         },
     )
     # Optional: defaults to the caller's own GSS code; any other code is refused (403).

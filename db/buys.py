@@ -25,9 +25,9 @@ SELECT l.lot_id,
        coalesce(s.councils, 0) AS signed_up_councils,
        coalesce(s.quantity, 0) AS committed_quantity
 FROM buy_lots l
-LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity) AS quantity
+LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity)::bigint AS quantity
            FROM demand_lines WHERE buy_id = $1 GROUP BY lot_id) d USING (lot_id)
-LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity) AS quantity
+LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity)::bigint AS quantity
            FROM sign_ups WHERE buy_id = $1 GROUP BY lot_id) s USING (lot_id)
 WHERE l.buy_id = $1
 ORDER BY l.lot_id
@@ -50,9 +50,7 @@ async def find_buy(conn: Any, *, buy_id: str) -> Any:
     return await conn.fetchrow(SELECT_BUY, buy_id)
 
 
-async def list_buys(
-    conn: Any, *, stage: str | None, lead: str | None, limit: int, offset: int
-) -> list[Any]:
+async def list_buys(conn: Any, *, stage: str | None, lead: str | None, limit: int, offset: int) -> list[Any]:
     return list(await conn.fetch(SELECT_BUYS, stage, lead, limit, offset))
 
 

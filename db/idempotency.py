@@ -30,6 +30,4 @@ async def store_answer(
     status_code: int,
     response: Any,
 ) -> None:
-    await conn.execute(
-        INSERT_ANSWER, principal, key, method, path, request_hash, status_code, response
-    )
+    await conn.execute(INSERT_ANSWER, principal, key, method, path, request_hash, status_code, response)

@@ -40,9 +40,7 @@ def bundled_register() -> Path:
 
 @councils_app.command("import")
 def import_councils(
-    file: Annotated[
-        Path | None, typer.Argument(help="register CSV; defaults to the bundled one")
-    ] = None,
+    file: Annotated[Path | None, typer.Argument(help="register CSV; defaults to the bundled one")] = None,
     include_former: Annotated[bool, typer.Option(help="also import abolished authorities")] = False,
 ) -> None:
     """Import councils from a mySociety/ONS local-authority CSV."""

@@ -59,8 +59,8 @@ def run_demo(data_dir: Path) -> int:
     else:
         console.print("starting the dev stack (Temporal dev server, PostgreSQL, worker, API)…")
         defaults = (8000, 7233, 8233)
-        ports = defaults if not any(port_in_use(p) for p in defaults) else tuple(
-            free_port() for _ in defaults
+        ports = (
+            defaults if not any(port_in_use(p) for p in defaults) else tuple(free_port() for _ in defaults)
         )
         stack = DevStack(
             data_dir=data_dir,
@@ -121,12 +121,11 @@ def _drive(base: str, admin: str, ui: str) -> None:
     ]
     api.call("PUT", f"/v1/joint-buys/{buy_id}/demand", tokens[gss], json={"lines": amended})
     api.call("DELETE", f"/v1/joint-buys/{buy_id}/demand", tokens[WITHDRAWS])
-    console.print(f"{len(DEMAND)} councils registered demand; {names[gss]} amended, "
-                  f"{names[WITHDRAWS]} withdrew")
-
-    after_demand = api.call(
-        "POST", f"/v1/joint-buys/{buy_id}/close-stage", lead, json={"stage": "demand"}
+    console.print(
+        f"{len(DEMAND)} councils registered demand; {names[gss]} amended, {names[WITHDRAWS]} withdrew"
     )
+
+    after_demand = api.call("POST", f"/v1/joint-buys/{buy_id}/close-stage", lead, json={"stage": "demand"})
     console.print(f"lead closed the demand window early → stage {after_demand['stage']}")
 
     for gss, laptops, monitors, *_ in DEMAND:
@@ -138,8 +137,13 @@ def _drive(base: str, admin: str, ui: str) -> None:
         lines = [{"lot_id": "laptops", "quantity": int(laptops * share)}]
         if monitors:
             lines.append({"lot_id": "monitors", "quantity": int(monitors * share)})
-        api.call("POST", f"/v1/joint-buys/{buy_id}/sign-up", tokens[gss], expect=201,
-                 json={"lines": lines})
+        api.call(
+            "POST",
+            f"/v1/joint-buys/{buy_id}/sign-up",
+            tokens[gss],
+            expect=201,
+            json={"lines": lines},
+        )
     final = api.call("POST", f"/v1/joint-buys/{buy_id}/close-stage", lead, json={"stage": "sign_up"})
     events = api.call("GET", f"/v1/joint-buys/{buy_id}/events", lead)
     _summary(final, names, events, ui)

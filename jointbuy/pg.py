@@ -29,7 +29,9 @@ class EmbeddedPostgres:
         import pgserver
 
         # cleanup_mode="stop": the server stops when we let it go; its data stays on disk.
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        self._server = pgserver.get_server(  # type: ignore[attr-defined]
+            self.data_dir, cleanup_mode="stop"
+        )
         uri: str = self._server.get_uri()
         return uri
 

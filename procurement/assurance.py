@@ -72,9 +72,7 @@ def unknown_certifications(names: Iterable[str]) -> list[str]:
 def _known(names: frozenset[str]) -> frozenset[str]:
     unknown = unknown_certifications(names)
     if unknown:
-        raise ValueError(
-            f"unknown certifications {unknown}; known are {sorted(KNOWN_CERTIFICATIONS)}"
-        )
+        raise ValueError(f"unknown certifications {unknown}; known are {sorted(KNOWN_CERTIFICATIONS)}")
     return names
 
 
@@ -140,9 +138,7 @@ class SupplierAssessment(_Frozen):
 def check_company_status(status: str | None) -> CheckResult:
     """Only Companies House `active` passes; `None` means the company is not on the register."""
     if status is None:
-        return CheckResult(
-            check="company_status", passed=False, reason="company not found on the register"
-        )
+        return CheckResult(check="company_status", passed=False, reason="company not found on the register")
     if status == "active":
         return CheckResult(check="company_status", passed=True, reason="company is active")
     words = _STATUS_WORDS.get(status, "not active")
@@ -308,15 +304,9 @@ def assess_supplier(
     return SupplierAssessment(supplier=evidence.name, outcome=outcome_of(checks), checks=checks)
 
 
-def resolve_assessment(
-    assessment: SupplierAssessment, exclude: bool, reason: str
-) -> SupplierAssessment:
+def resolve_assessment(assessment: SupplierAssessment, exclude: bool, reason: str) -> SupplierAssessment:
     """Apply the lead's decision to every flagged check and recompute the outcome."""
     if assessment.outcome != "flagged":
-        raise ValueError(
-            f"assessment of {assessment.supplier} is {assessment.outcome}, not flagged"
-        )
-    checks = tuple(
-        resolve_discretionary(c, exclude, reason) if c.flagged else c for c in assessment.checks
-    )
+        raise ValueError(f"assessment of {assessment.supplier} is {assessment.outcome}, not flagged")
+    checks = tuple(resolve_discretionary(c, exclude, reason) if c.flagged else c for c in assessment.checks)
     return assessment.model_copy(update={"checks": checks, "outcome": outcome_of(checks)})

@@ -34,7 +34,8 @@ def _check_lots(terms: BuyTerms, lot_ids: Sequence[str]) -> None:
     for index, lot_id in enumerate(lot_ids):
         if lot_id not in known:
             raise invalid(
-                f"unknown lot {lot_id!r}; this buy has {sorted(known)}", field=f"lines.{index}.lot_id"
+                f"unknown lot {lot_id!r}; this buy has {sorted(known)}",
+                field=f"lines.{index}.lot_id",
             )
     if len(set(lot_ids)) != len(lot_ids):
         raise invalid("each lot may appear only once", field="lines")
@@ -77,7 +78,9 @@ def check_sign_up(state: BuyState, council: str, lines: Sequence[SignUpLine]) ->
 
 
 def max_sign_up_quantity(registered: int, tolerance_pct: Decimal) -> int:
-    return int(registered + (Decimal(registered) * tolerance_pct / 100).to_integral_value(rounding="ROUND_FLOOR"))
+    return int(
+        registered + (Decimal(registered) * tolerance_pct / 100).to_integral_value(rounding="ROUND_FLOOR")
+    )
 
 
 def check_close_stage(state: BuyState, stage: Stage) -> None:
@@ -102,8 +105,8 @@ def aggregate(
         for d in lines:
             totals[d.lot_id].councils += 1
             totals[d.lot_id].indicative_quantity += d.quantity
-    for lines in signups.values():
-        for s in lines:
+    for confirmed in signups.values():
+        for s in confirmed:
             totals[s.lot_id].signed_up_councils += 1
             totals[s.lot_id].committed_quantity += s.quantity
     return totals

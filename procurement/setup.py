@@ -20,6 +20,4 @@ def check_new_buy(terms: BuyTerms, now: datetime) -> None:
             field="requirements.certifications",
         )
     # The regime follows the value and the date the buy starts.
-    check_standstill_days(
-        terms.estimated_value_gbp, terms.award.standstill_working_days, now.date()
-    )
+    check_standstill_days(terms.estimated_value_gbp, terms.award.standstill_working_days, now.date())

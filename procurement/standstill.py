@@ -171,9 +171,7 @@ def standstill_threshold(start: date) -> Decimal:
     raise AssertionError("unreachable: the oldest threshold applies from date.min")
 
 
-def check_standstill_days(
-    estimated_value_incl_vat: Decimal, working_days: int, start: date
-) -> None:
+def check_standstill_days(estimated_value_incl_vat: Decimal, working_days: int, start: date) -> None:
     """At or above the threshold the standstill must be at least 8 working days.
 
     Below it the standstill is voluntary: any number of working days from 0 (none) is allowed.

@@ -95,9 +95,7 @@ def _binary(name: str) -> str:
     venv_bin = Path(os.sys.executable).parent / name
     found = shutil.which(name) or (str(venv_bin) if venv_bin.exists() else None)
     if not found:
-        pytest.fail(
-            f"{name} not found: install the project with `make test` (pyproject test extra)"
-        )
+        pytest.fail(f"{name} not found: install the project with `make test` (pyproject test extra)")
     return found
 
 

@@ -21,9 +21,7 @@ _TYPES = {
 
 def search_attribute_keys() -> list[SearchAttributeKey[Any]]:
     return [
-        SearchAttributeKey.for_keyword(name)
-        if kind == "Keyword"
-        else SearchAttributeKey.for_int(name)
+        SearchAttributeKey.for_keyword(name) if kind == "Keyword" else SearchAttributeKey.for_int(name)
         for name, kind in SEARCH_ATTRIBUTES.items()
     ]
 

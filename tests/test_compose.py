@@ -123,9 +123,7 @@ def test_validation_can_fail(tmp_path: Path) -> None:
     """The check is real: a copy with an unknown key and a dependency on a missing service fails."""
     broken = tmp_path / "docker-compose.yml"
     text = COMPOSE_FILE.read_text()
-    broken.write_text(
-        text.replace("  temporal-ui:\n", "  temporal-ui:\n    no_such_key: true\n", 1)
-    )
+    broken.write_text(text.replace("  temporal-ui:\n", "  temporal-ui:\n    no_such_key: true\n", 1))
     assert broken.read_text() != text
     result = _compose(tmp_path, broken, "config", "-q")
     assert result.returncode != 0
@@ -148,9 +146,7 @@ def test_stack_wiring(tmp_path: Path) -> None:
     assert set(services) >= SERVICES
 
     def depends(name: str) -> dict[str, str]:
-        return {
-            dep: spec["condition"] for dep, spec in services[name].get("depends_on", {}).items()
-        }
+        return {dep: spec["condition"] for dep, spec in services[name].get("depends_on", {}).items()}
 
     # PostgreSQL with a pg_isready healthcheck and a named volume.
     postgresql = services["postgresql"]

@@ -16,7 +16,12 @@ from enum import Enum
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -127,12 +132,10 @@ class JointBuyWorkflow:
         timeout = None if deadline is None else max((deadline - workflow.now()).total_seconds(), 0)
         try:
             await workflow.wait_condition(
-                lambda: self._s.stage != stage
-                or self._close_requested == stage
-                or self._handover_due(),
+                lambda: self._s.stage != stage or self._close_requested == stage or self._handover_due(),
                 timeout=timeout,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return WindowEnd.CLOSED
         if self._s.stage != stage:
             return WindowEnd.LEFT
@@ -264,7 +267,7 @@ class JointBuyWorkflow:
         return await self._receipt(self._s.next_seq - 1)
 
     @cancel.validator
-    def _validate_cancel(self, cmd: Cancel) -> None:
+    def _validate_cancel(self, cmd: Cancel) -> None:  # noqa: ARG002 - same signature as the update
         _checked(lambda: rules.check_cancel(self._s))
 
     @workflow.update
@@ -283,16 +286,16 @@ class JointBuyWorkflow:
     def _emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
         seq = self._s.next_seq
         self._s.next_seq += 1
-        self._pending.append(
-            DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data)
-        )
+        self._pending.append(DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data))
         return seq
 
     async def _receipt(self, seq: int) -> Receipt:
         await workflow.wait_condition(lambda: self._recorded_seq >= seq)
-        return Receipt(seq=seq, stage=self._s.stage, aggregate=rules.aggregate(
-            self._s.terms, self._s.demand, self._s.signups
-        ))
+        return Receipt(
+            seq=seq,
+            stage=self._s.stage,
+            aggregate=rules.aggregate(self._s.terms, self._s.demand, self._s.signups),
+        )
 
     async def _flush_events(self) -> None:
         """Write pending events in batches: a burst of commands costs one activity per batch."""
@@ -317,9 +320,11 @@ class JointBuyWorkflow:
     async def _drain(self) -> None:
         """Before returning or continuing as new: every handler done, every event recorded."""
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished()
-            and not self._pending
-            and self._recorded_seq == self._s.next_seq - 1
+            lambda: (
+                workflow.all_handlers_finished()
+                and not self._pending
+                and self._recorded_seq == self._s.next_seq - 1
+            )
         )
 
     def _aggregate(self) -> dict[str, Any]:
@@ -330,7 +335,4 @@ class JointBuyWorkflow:
         self._messages += 1
 
     def _handover_due(self) -> bool:
-        return (
-            self._messages >= self._messages_per_run
-            or workflow.info().is_continue_as_new_suggested()
-        )
+        return self._messages >= self._messages_per_run or workflow.info().is_continue_as_new_suggested()

@@ -23,8 +23,11 @@ COMPANY_NUMBER = r"^(?:[0-9]{8}|[A-Z]{2}[0-9]{6})$"
 async def _check_organisation(conn: Any, body: ApiKeyCreate) -> None:
     if body.role == Role.COUNCIL:
         if not GSS_CODE.match(body.organisation_id):
-            raise Problem(422, "a council key needs a GSS code such as E06000001",
-                          errors=[{"field": "organisation_id", "message": "not a GSS code"}])
+            raise Problem(
+                422,
+                "a council key needs a GSS code such as E06000001",
+                errors=[{"field": "organisation_id", "message": "not a GSS code"}],
+            )
         if await find_current_council(conn, gss_code=body.organisation_id) is None:
             raise Problem(
                 422,
@@ -41,9 +44,7 @@ async def _check_organisation(conn: Any, body: ApiKeyCreate) -> None:
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
-async def create_api_key(
-    body: ApiKeyCreate, request: Request, pool: Pool, caller: AdminCaller
-) -> Response:
+async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, caller: AdminCaller) -> Response:
     """Issue a token for one principal; the token is shown only in this answer."""
 
     async def produce() -> tuple[int, Any]:

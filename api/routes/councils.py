@@ -15,6 +15,7 @@ from procurement.councils import parse_local_authorities
 router = APIRouter(prefix="/v1/councils", tags=["councils"])
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
+
 @router.post(
     "/import",
     response_model=ImportCounts,
@@ -44,6 +45,7 @@ async def import_councils(
         inserted, updated = await upsert_councils(conn, councils=councils)
     return ImportCounts(read=len(councils), inserted=inserted, updated=updated)
 
+
 @router.get("")
 async def get_councils(
     pool: Pool,
@@ -55,4 +57,3 @@ async def get_councils(
     async with pool.acquire() as conn:
         rows = await list_councils(conn, nation=nation, include_former=include_former)
     return [dict(r) for r in rows]
-

@@ -38,9 +38,7 @@ async def create_joint_buy(
     async def produce() -> tuple[int, Any]:
         terms = BuyTerms.model_validate(body.model_dump())
         check_new_buy(terms, datetime.now(UTC))
-        state = BuyState(
-            buy_id=f"jb-{secrets.token_hex(6)}", lead=caller.organisation_id, terms=terms
-        )
+        state = BuyState(buy_id=f"jb-{secrets.token_hex(6)}", lead=caller.organisation_id, terms=terms)
         await gateway.start(state)
         return 201, await current_view(pool, state.buy_id, caller)
 
@@ -123,5 +121,3 @@ async def get_events(
         row = await load_buy(conn, buy_id, caller)
         events = await fetch_events(conn, buy_id=buy_id, after=after, limit=limit)
     return [dict(e) for e in events if event_visible(e, caller, row["lead"])]
-
-

@@ -72,9 +72,7 @@ def api_settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def api(
-    dev_env: WorkflowEnvironment, pool: Any, api_settings: Settings
-) -> AsyncIterator[Api]:
+async def api(dev_env: WorkflowEnvironment, pool: Any, api_settings: Settings) -> AsyncIterator[Api]:
     async with build_worker(dev_env.client, pool, api_settings.task_queue):
         app = create_app(api_settings, pool=pool, client=dev_env.client)
         transport = httpx.ASGITransport(app=app)

@@ -54,35 +54,60 @@ async def test_demand_stage_bad_input(api: Api, parties: dict[str, dict[str, str
     assert_problem(await api.http.put(url, json=line(quantity=0), headers=council), 422, "quantity")
     assert_problem(await api.http.put(url, json=line(quantity=-5), headers=council), 422, "quantity")
     assert_problem(await api.http.put(url, json=line(quantity=10**9 + 1), headers=council), 422, "quantity")
-    assert_problem(await api.http.put(url, json=line(baseline_unit_price="-1"), headers=council), 422, "baseline_unit_price")
-    assert_problem(await api.http.put(url, json=line(baseline_unit_price="cheap"), headers=council), 422, "baseline_unit_price")
     assert_problem(
-        await api.http.put(url, content=b'{"lines": [', headers=council | {"Content-Type": "application/json"}),
+        await api.http.put(url, json=line(baseline_unit_price="-1"), headers=council),
+        422,
+        "baseline_unit_price",
+    )
+    assert_problem(
+        await api.http.put(url, json=line(baseline_unit_price="cheap"), headers=council),
+        422,
+        "baseline_unit_price",
+    )
+    assert_problem(
+        await api.http.put(
+            url, content=b'{"lines": [', headers=council | {"Content-Type": "application/json"}
+        ),
         400,
         "json",
     )
     assert_problem(
-        await api.http.put(url, json=line() | {"council": "E06000002"}, headers=council), 403, "E06000002"
+        await api.http.put(url, json=line() | {"council": "E06000002"}, headers=council),
+        403,
+        "E06000002",
     )
     assert_problem(
         await api.http.put(url, json=line(), headers={"Authorization": "Bearer nope"}), 401, "token"
     )
     assert_problem(await api.http.put(url, json=line()), 401)
-    assert_problem(await api.http.put("/v1/joint-buys/jb-000000000000/demand", json=line(), headers=council), 404)
+    assert_problem(
+        await api.http.put("/v1/joint-buys/jb-000000000000/demand", json=line(), headers=council),
+        404,
+    )
     assert_problem(await api.http.put(url, json=line(), headers=lead), 403, "council")
     # Sign-up and closing the wrong stage while demand is open.
     assert_problem(
-        await api.http.post(f"/v1/joint-buys/{buy['id']}/sign-up", json={"lines": [{"lot_id": "laptops", "quantity": 1}]}, headers=council),
+        await api.http.post(
+            f"/v1/joint-buys/{buy['id']}/sign-up",
+            json={"lines": [{"lot_id": "laptops", "quantity": 1}]},
+            headers=council,
+        ),
         409,
         "sign",
     )
     assert_problem(
-        await api.http.post(f"/v1/joint-buys/{buy['id']}/close-stage", json={"stage": "sign_up"}, headers=lead),
+        await api.http.post(
+            f"/v1/joint-buys/{buy['id']}/close-stage", json={"stage": "sign_up"}, headers=lead
+        ),
         409,
         "sign_up",
     )
     assert_problem(
-        await api.http.post(f"/v1/joint-buys/{buy['id']}/close-stage", json={"stage": "demand"}, headers=parties["other_lead"]),
+        await api.http.post(
+            f"/v1/joint-buys/{buy['id']}/close-stage",
+            json={"stage": "demand"},
+            headers=parties["other_lead"],
+        ),
         403,
     )
 
@@ -103,20 +128,32 @@ async def test_sign_up_stage_bad_input(api: Api, parties: dict[str, dict[str, st
     before = await _events(api, buy["id"], lead)
 
     late = {"lines": [{"lot_id": "laptops", "quantity": 5, "baseline_unit_price": "900"}]}
-    assert_problem(await api.http.put(f"{base}/demand", json=late, headers=parties["hartlepool"]), 409, "demand")
+    assert_problem(
+        await api.http.put(f"{base}/demand", json=late, headers=parties["hartlepool"]),
+        409,
+        "demand",
+    )
     assert_problem(await api.http.delete(f"{base}/demand", headers=parties["hartlepool"]), 409)
     too_many = {"lines": [{"lot_id": "laptops", "quantity": 101}]}
     body = assert_problem(
-        await api.http.post(f"{base}/sign-up", json=too_many, headers=parties["hartlepool"]), 422, "exceeds"
+        await api.http.post(f"{base}/sign-up", json=too_many, headers=parties["hartlepool"]),
+        422,
+        "exceeds",
     )
     assert body["errors"][0]["field"] == "lines.0.quantity"
     assert_problem(
-        await api.http.post(f"{base}/sign-up", json={"lines": [{"lot_id": "laptops", "quantity": 5}]}, headers=parties["redcar"]),
+        await api.http.post(
+            f"{base}/sign-up",
+            json={"lines": [{"lot_id": "laptops", "quantity": 5}]},
+            headers=parties["redcar"],
+        ),
         409,
         "registered no demand",
     )
     assert_problem(
-        await api.http.post(f"{base}/close-stage", json={"stage": "demand"}, headers=lead), 409, "demand"
+        await api.http.post(f"{base}/close-stage", json={"stage": "demand"}, headers=lead),
+        409,
+        "demand",
     )
     assert await _events(api, buy["id"], lead) == before
 
@@ -125,30 +162,67 @@ async def test_creation_and_identity_bad_input(api: Api, parties: dict[str, dict
     lead = parties["lead"]
     from tests.api.conftest import buy_body
 
-    assert_problem(await api.http.post("/v1/joint-buys", json=buy_body(estimated_value_gbp="-5"), headers=lead), 422)
     assert_problem(
-        await api.http.post("/v1/joint-buys", json=buy_body(demand_closes_at="2020-01-01T00:00:00+00:00"), headers=lead),
+        await api.http.post("/v1/joint-buys", json=buy_body(estimated_value_gbp="-5"), headers=lead),
+        422,
+    )
+    assert_problem(
+        await api.http.post(
+            "/v1/joint-buys",
+            json=buy_body(demand_closes_at="2020-01-01T00:00:00+00:00"),
+            headers=lead,
+        ),
         422,
         "future",
     )
     assert_problem(
-        await api.http.post("/v1/joint-buys", json=buy_body(requirements={"certifications": ["iso_99999"]}), headers=lead),
+        await api.http.post(
+            "/v1/joint-buys",
+            json=buy_body(requirements={"certifications": ["iso_99999"]}),
+            headers=lead,
+        ),
         422,
         "unknown certifications",
     )
-    standstill = {"price_weight": 60, "quality_weight": 30, "social_value_weight": 10, "standstill_working_days": 5}
+    standstill = {
+        "price_weight": 60,
+        "quality_weight": 30,
+        "social_value_weight": 10,
+        "standstill_working_days": 5,
+    }
     assert_problem(
-        await api.http.post("/v1/joint-buys", json=buy_body(award=standstill), headers=lead), 422, "at least 8"
+        await api.http.post("/v1/joint-buys", json=buy_body(award=standstill), headers=lead),
+        422,
+        "at least 8",
     )
     assert_problem(await api.http.post("/v1/joint-buys", json=buy_body(), headers=parties["hartlepool"]), 403)
     # Keys: only current councils, only the admin, revoked tokens stop at once.
-    r = await api.http.post("/v1/api-keys", json={"role": "council", "organisation_id": "E07000026", "name": "Allerdale (abolished 2023)"}, headers=api.admin)
+    r = await api.http.post(
+        "/v1/api-keys",
+        json={
+            "role": "council",
+            "organisation_id": "E07000026",
+            "name": "Allerdale (abolished 2023)",
+        },
+        headers=api.admin,
+    )
     assert_problem(r, 422, "not a current council")
-    assert_problem(await api.http.post("/v1/api-keys", json={"role": "lead", "organisation_id": "X", "name": "n"}, headers=lead), 403)
-    created = await api.http.post("/v1/api-keys", json={"role": "operator", "organisation_id": "ops", "name": "ops"}, headers=api.admin)
+    assert_problem(
+        await api.http.post(
+            "/v1/api-keys", json={"role": "lead", "organisation_id": "X", "name": "n"}, headers=lead
+        ),
+        403,
+    )
+    created = await api.http.post(
+        "/v1/api-keys",
+        json={"role": "operator", "organisation_id": "ops", "name": "ops"},
+        headers=api.admin,
+    )
     token = {"Authorization": f"Bearer {created.json()['token']}"}
     assert (await api.http.get("/v1/joint-buys", headers=token)).status_code == 200
-    assert (await api.http.delete(f"/v1/api-keys/{created.json()['key_id']}", headers=api.admin)).status_code == 204
+    assert (
+        await api.http.delete(f"/v1/api-keys/{created.json()['key_id']}", headers=api.admin)
+    ).status_code == 204
     assert_problem(await api.http.get("/v1/joint-buys", headers=token), 401, "revoked")
     assert_problem(await api.http.delete("/v1/api-keys/key_nope", headers=api.admin), 404)
     assert_problem(await api.http.get("/v1/joint-buys/jb-doesnotexist", headers=lead), 404)

@@ -197,10 +197,7 @@ def test_insurance(cover: Decimal, required: Decimal | None, passed: bool) -> No
 
 def test_insurance_reason_names_both_amounts() -> None:
     result = check_insurance(D("4999999.99"))
-    assert (
-        result.reason
-        == "employer's liability cover of £4,999,999.99 is below the £5,000,000 required"
-    )
+    assert result.reason == "employer's liability cover of £4,999,999.99 is below the £5,000,000 required"
 
 
 # --- certifications ----------------------------------------------------------------------------

@@ -71,9 +71,7 @@ INVALID_LADDERS = [
     pytest.param([{"min_quantity": 1, "unit_price": "1.001"}], "tiers.0.unit_price", id="3-dp"),
     pytest.param([{"min_quantity": 1, "unit_price": "NaN"}], "tiers.0.unit_price", id="nan"),
     pytest.param([{"min_quantity": 1}], "tiers.0.unit_price", id="missing-price"),
-    pytest.param(
-        [{"min_quantity": 1, "unit_price": "1", "colour": "red"}], "tiers.0.colour", id="extra"
-    ),
+    pytest.param([{"min_quantity": 1, "unit_price": "1", "colour": "red"}], "tiers.0.colour", id="extra"),
     pytest.param(
         [{"min_quantity": 10, "unit_price": "10"}, {"min_quantity": 10, "unit_price": "9"}],
         "tiers.1.min_quantity",
@@ -89,9 +87,7 @@ INVALID_LADDERS = [
         "tiers.1.unit_price",
         id="price-rises-with-volume",
     ),
-    pytest.param(
-        [{"min_quantity": i + 1, "unit_price": "1"} for i in range(51)], "tiers", id="too-many"
-    ),
+    pytest.param([{"min_quantity": i + 1, "unit_price": "1"} for i in range(51)], "tiers", id="too-many"),
 ]
 
 
@@ -198,9 +194,7 @@ def test_extend_deadline(
 def test_repeated_sniping_extends_from_each_new_deadline() -> None:
     deadline, used = DEADLINE, 0
     for _ in range(5):
-        deadline, used = extend_deadline(
-            deadline, deadline - timedelta(seconds=10), WINDOW, used, 3
-        )
+        deadline, used = extend_deadline(deadline, deadline - timedelta(seconds=10), WINDOW, used, 3)
     assert (deadline, used) == (at(75), 3)
 
 
@@ -259,10 +253,7 @@ WORKED_EXPECTED = [
 
 def test_score_worked_example() -> None:
     scored = score(WORKED, {"a": 70, "b": 60, "c": 90}, {"a": 50, "b": 80, "c": 100}, W())
-    got = [
-        (s.supplier, s.price_score, s.quality_score, s.social_value_score, s.total_score)
-        for s in scored
-    ]
+    got = [(s.supplier, s.price_score, s.quality_score, s.social_value_score, s.total_score) for s in scored]
     assert got == [(s, D(p), D(q), D(v), D(t)) for s, p, q, v, t in WORKED_EXPECTED]
     assert [(s.rank, s.winner) for s in scored] == [(1, True), (2, False), (3, False)]
 
@@ -344,9 +335,7 @@ def test_score_needs_no_mark_for_a_zero_weight() -> None:
 def test_contract_line(
     quantity: int, awarded: str, baseline: str, tiers: list[Tier], expected: tuple[str, ...]
 ) -> None:
-    line = contract_line(
-        "E06000001", "laptops", "01234567", quantity, D(awarded), D(baseline), tiers
-    )
+    line = contract_line("E06000001", "laptops", "01234567", quantity, D(awarded), D(baseline), tiers)
     got = (line.total, line.baseline_total, line.saving, line.standalone_unit_price)
     assert (*got, line.aggregation_dividend) == tuple(D(x) for x in expected)
     assert (line.council, line.lot, line.supplier, line.quantity) == (
@@ -365,8 +354,6 @@ def test_contract_line(
     ("quantity", "awarded", "baseline", "tiers"),
     [(0, "1", "1", LAPTOPS), (1, "0", "1", LAPTOPS), (1, "1", "-1", LAPTOPS), (1, "1", "1", [])],
 )
-def test_contract_line_rejects(
-    quantity: int, awarded: str, baseline: str, tiers: list[Tier]
-) -> None:
+def test_contract_line_rejects(quantity: int, awarded: str, baseline: str, tiers: list[Tier]) -> None:
     with pytest.raises(PricingRuleError):
         contract_line("E06000001", "laptops", "01234567", quantity, D(awarded), D(baseline), tiers)

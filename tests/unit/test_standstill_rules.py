@@ -61,9 +61,7 @@ STANDSTILL_CASES = [
     # notice, working days, calendar, last day of standstill, contracts from
     pytest.param(date(2025, 3, 4), 8, EW, date(2025, 3, 13), date(2025, 3, 14), id="design-4-mar"),
     pytest.param(date(2024, 12, 24), 8, EW, date(2025, 1, 7), date(2025, 1, 8), id="christmas-ew"),
-    pytest.param(
-        date(2024, 12, 24), 8, SCT, date(2025, 1, 8), date(2025, 1, 9), id="christmas-sct"
-    ),
+    pytest.param(date(2024, 12, 24), 8, SCT, date(2025, 1, 8), date(2025, 1, 9), id="christmas-sct"),
     pytest.param(date(2024, 12, 24), 8, NI, date(2025, 1, 7), date(2025, 1, 8), id="christmas-ni"),
     # Saturday: counting starts on Monday 10 Mar -> 10 11 12 13 14 17 18 19
     pytest.param(date(2025, 3, 8), 8, EW, date(2025, 3, 19), date(2025, 3, 20), id="saturday"),
@@ -77,9 +75,7 @@ STANDSTILL_CASES = [
     # Fri 25 Apr: 25 28 29 30 1 2 | May Day 5 May | 6 7
     pytest.param(date(2025, 4, 25), 8, EW, date(2025, 5, 7), date(2025, 5, 8), id="over-may-day"),
     # Wed 29 Nov 2023: Scotland skips Thu 30 Nov -> 29 1 4 5 6 7 8 11
-    pytest.param(
-        date(2023, 11, 29), 8, SCT, date(2023, 12, 11), date(2023, 12, 12), id="st-andrew"
-    ),
+    pytest.param(date(2023, 11, 29), 8, SCT, date(2023, 12, 11), date(2023, 12, 12), id="st-andrew"),
     pytest.param(date(2023, 11, 29), 8, EW, date(2023, 12, 8), date(2023, 12, 11), id="nov-ew"),
     # Thu 11 Jul 2024: NI skips Fri 12 Jul -> 11 15 16 17 18 19 22 23
     pytest.param(date(2024, 7, 11), 8, NI, date(2024, 7, 23), date(2024, 7, 24), id="12-july-ni"),
@@ -160,9 +156,7 @@ def test_working_days_left_skips_bank_holidays() -> None:
         pytest.param(date(2025, 3, 24), 0, EW, date(2025, 3, 24), date(2025, 3, 24), id="nothing"),
     ],
 )
-def test_resume_standstill(
-    resume_on: date, left: int, calendar: str, end: date, contracts: date
-) -> None:
+def test_resume_standstill(resume_on: date, left: int, calendar: str, end: date, contracts: date) -> None:
     assert resume_standstill(resume_on, left, calendar) == end
     assert contracts_from(resume_on, left, calendar) == contracts
 

@@ -1,0 +1,105 @@
+"""`jointbuy dev`: one command brings the stack up, one signal takes all of it down."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jointbuy.devstack import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, seconds: float) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            lines.append(line.strip())
+            if line.startswith(marker):
+                return lines
+    raise AssertionError(f"no {marker!r} line within {seconds} s; got {lines}")
+
+
+def test_dev_starts_everything_and_stops_everything(tmp_path: Path, database_url: str) -> None:
+    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "JOINTBUY_ADMIN_TOKEN"}
+    env["DATABASE_URL"] = database_url
+    env["TASK_QUEUE"] = "dev-stack-test"
+    cmd = [
+        sys.executable, "-m", "jointbuy.cli", "dev",
+        "--api-port", str(api_port), "--temporal-port", str(temporal_port),
+        "--ui-port", str(ui_port), "--data-dir", str(tmp_path / "data"),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = _read_until(proc, "ready ", 120)
+        assert lines[-1] == (
+            f"ready api=http://127.0.0.1:{api_port} temporal=127.0.0.1:{temporal_port} "
+            f"ui=http://127.0.0.1:{ui_port}"
+        )
+        token = next(line for line in lines if line.startswith("admin token: ")).split()[2]
+        assert (tmp_path / "data" / "admin_token").read_text() == token
+        ready = httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=5)
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"postgresql": "ok", "temporal": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=5).status_code == 200
+        keys = httpx.post(
+            f"http://127.0.0.1:{api_port}/v1/api-keys",
+            json={"role": "operator", "organisation_id": "ops", "name": "ops"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert keys.status_code == 201
+        started = _descendants(proc.pid)
+        assert len(started) >= 3  # temporal, worker, api (and their helpers)
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        time.sleep(0.5)
+        assert [pid for pid in started if _alive(pid)] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
