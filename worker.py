@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.assurance import AssuranceActivities
 from activities.persistence import PersistenceActivities
 from db.pool import create_pool
 from jointbuy.config import Settings, get_settings
@@ -25,7 +26,7 @@ WORKFLOWS: Sequence[type] = (JointBuyWorkflow,)
 
 def activities_for(pool: Any) -> list[Any]:
     persistence = PersistenceActivities(pool)
-    return [persistence.record_events]
+    return [persistence.record_events, *AssuranceActivities.from_pool(pool).all()]
 
 
 async def connect_client(settings: Settings) -> Client:

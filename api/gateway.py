@@ -23,7 +23,7 @@ from api.problems import Problem
 from procurement.errors import ErrorKind
 from procurement.models import BuyState
 from workflows.joint_buy import JointBuyWorkflow, initial_search_attributes
-from workflows.messages import JointBuyInput, Receipt
+from workflows.messages import RUN_HANDOVER, JointBuyInput, Receipt
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -96,15 +96,24 @@ class BuyGateway:
             try:
                 return await call()
             except WorkflowUpdateFailedError as err:
+                # Refused only because the run is continuing as new: the next run will take it.
+                handover = isinstance(err.cause, ApplicationError) and err.cause.type == RUN_HANDOVER
+                if handover and attempt + 1 < _BACKOFF_ATTEMPTS:
+                    await _backoff(attempt)
+                    continue
                 raise _refusal(err) from err
             except RPCError as err:
                 if err.status == RPCStatusCode.RESOURCE_EXHAUSTED and attempt + 1 < _BACKOFF_ATTEMPTS:
-                    await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+                    await _backoff(attempt)
                     continue
                 raise _rpc_problem(buy_id, err) from err
             except WorkflowUpdateRPCTimeoutOrCancelledError as err:
                 raise Problem(503, "the workflow engine did not answer in time; retry") from err
         raise Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> Problem:

@@ -56,6 +56,10 @@ class Requirements(Frozen):
     certifications: list[str] = Field(default_factory=list)
     min_employers_liability_gbp: Money = Decimal("5000000")
     turnover_ratio: Decimal = Field(default=Decimal("2.0"), ge=0, le=100)
+    # A supplier flagged on a discretionary exclusion ground waits this long for the lead's
+    # decision; then the default applies.
+    discretionary_decision_window: timedelta = timedelta(days=5)
+    discretionary_default: Literal["exclude", "include"] = "exclude"
 
 
 class NegotiationTerms(Frozen):
@@ -156,6 +160,23 @@ class DomainEvent(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+SupplierStatus = Literal["registered", "qualified", "flagged", "excluded"]
+
+
+class CheckOutcome(BaseModel):
+    check: str
+    passed: bool
+    reason: str
+    flagged: bool = False
+
+
+class SupplierEntry(BaseModel):
+    name: str
+    status: SupplierStatus = "registered"
+    reason: str = ""
+    checks: list[CheckOutcome] = Field(default_factory=list)
+
+
 class BuyState(BaseModel):
     """Everything a run of the joint-buy workflow needs to carry into the next run."""
 
@@ -168,5 +189,7 @@ class BuyState(BaseModel):
     signups: dict[str, list[SignUpLine]] = Field(default_factory=dict)
     dropped_out: list[str] = Field(default_factory=list)
     unsuccessful_lots: dict[str, str] = Field(default_factory=dict)
+    suppliers: dict[str, SupplierEntry] = Field(default_factory=dict)
+    annual_contract_value: Decimal | None = None
     outcome_reason: str = ""
     next_seq: int = 1

@@ -26,17 +26,22 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from procurement import demand as rules
+    from procurement import suppliers as supplier_rules
     from procurement.errors import DomainError
-    from procurement.models import BuyState, DomainEvent, Stage
+    from procurement.models import BuyState, DomainEvent, Stage, SupplierEntry
+    from workflows.assurance import AssuranceStage
     from workflows.messages import (
         RECORD_EVENTS,
+        RUN_HANDOVER,
         BuyOutcome,
         Cancel,
         CloseStage,
+        DecideExclusion,
         JointBuyInput,
         Receipt,
         RecordEvents,
         RegisterDemand,
+        RegisterSupplier,
         SignUp,
         WithdrawDemand,
     )
@@ -85,6 +90,11 @@ def _checked(check: Callable[[], None]) -> None:
         raise _rejected(err) from None
 
 
+# Buys that reached assurance before the checks existed only waited there: replaying them must not
+# schedule check activities.
+ASSURANCE_PATCH = "supplier-assurance-checks"
+
+
 class WindowEnd(Enum):
     CLOSED = "closed"  # deadline passed or the lead closed it early
     LEFT = "left"  # the stage changed under us (cancel)
@@ -102,6 +112,7 @@ class JointBuyWorkflow:
         self._recorded_seq = self._s.next_seq - 1
         self._close_requested: Stage | None = None
         self._published_councils = -1
+        self._assurance = AssuranceStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
 
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
@@ -110,6 +121,8 @@ class JointBuyWorkflow:
             self._emit("buy.created", self._s.lead, {"terms": inp.state.terms.model_dump(mode="json")})
             self._enter(Stage.DEMAND, deadline=self._s.terms.demand_closes_at, reason="buy started")
         while not self._s.stage.terminal:
+            if self._s.stage == Stage.ASSURANCE and workflow.patched(ASSURANCE_PATCH):
+                await self._assurance.run_checks()
             end = await self._wait_for_window()
             if end is WindowEnd.HANDOVER:
                 await self._drain()
@@ -132,16 +145,24 @@ class JointBuyWorkflow:
         timeout = None if deadline is None else max((deadline - workflow.now()).total_seconds(), 0)
         try:
             await workflow.wait_condition(
-                lambda: self._s.stage != stage or self._close_requested == stage or self._handover_due(),
+                lambda: (
+                    self._s.stage != stage
+                    or self._close_requested == stage
+                    or self._stage_work_done(stage)
+                    or self._handover_due()
+                ),
                 timeout=timeout,
             )
         except TimeoutError:
             return WindowEnd.CLOSED
         if self._s.stage != stage:
             return WindowEnd.LEFT
-        if self._close_requested == stage:
+        if self._close_requested == stage or self._stage_work_done(stage):
             return WindowEnd.CLOSED
         return WindowEnd.HANDOVER
+
+    def _stage_work_done(self, stage: Stage) -> bool:
+        return stage == Stage.ASSURANCE and self._assurance.ready_to_close()
 
     def _close_window(self) -> None:
         early = self._close_requested == self._s.stage
@@ -150,6 +171,8 @@ class JointBuyWorkflow:
             self._close_demand(how)
         elif self._s.stage == Stage.SIGN_UP:
             self._close_sign_up(how)
+        elif self._s.stage == Stage.ASSURANCE:
+            self._assurance.close()
 
     def _close_demand(self, how: str) -> None:
         totals = self._aggregate()
@@ -214,6 +237,7 @@ class JointBuyWorkflow:
 
     @register_demand.validator
     def _validate_register_demand(self, cmd: RegisterDemand) -> None:
+        self._admit()
         _checked(lambda: rules.check_register_demand(self._s, cmd.lines))
 
     @workflow.update
@@ -226,6 +250,7 @@ class JointBuyWorkflow:
 
     @withdraw_demand.validator
     def _validate_withdraw_demand(self, cmd: WithdrawDemand) -> None:
+        self._admit()
         _checked(lambda: rules.check_withdraw_demand(self._s, cmd.council))
 
     @workflow.update
@@ -242,6 +267,7 @@ class JointBuyWorkflow:
 
     @sign_up.validator
     def _validate_sign_up(self, cmd: SignUp) -> None:
+        self._admit()
         _checked(lambda: rules.check_sign_up(self._s, cmd.council, cmd.lines))
 
     @workflow.update
@@ -256,6 +282,7 @@ class JointBuyWorkflow:
 
     @close_stage.validator
     def _validate_close_stage(self, cmd: CloseStage) -> None:
+        self._admit()
         _checked(lambda: rules.check_close_stage(self._s, cmd.stage))
 
     @workflow.update
@@ -268,6 +295,7 @@ class JointBuyWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, cmd: Cancel) -> None:  # noqa: ARG002 - same signature as the update
+        self._admit()
         _checked(lambda: rules.check_cancel(self._s))
 
     @workflow.update
@@ -276,6 +304,35 @@ class JointBuyWorkflow:
         self._count()
         await workflow.wait_condition(lambda: self._s.stage != Stage.DRAFT)
         return await self._receipt(self._s.next_seq - 1)
+
+    @workflow.update
+    async def register_supplier(self, cmd: RegisterSupplier) -> Receipt:
+        self._count()
+        _checked(lambda: supplier_rules.check_register_supplier(self._s))
+        self._s.suppliers[cmd.company_number] = SupplierEntry(name=cmd.name)
+        seq = self._emit(
+            "supplier.registered",
+            f"supplier:{cmd.company_number}",
+            {"company_number": cmd.company_number, "name": cmd.name},
+        )
+        return await self._receipt(seq)
+
+    @register_supplier.validator
+    def _validate_register_supplier(self, cmd: RegisterSupplier) -> None:  # noqa: ARG002
+        self._admit()
+        _checked(lambda: supplier_rules.check_register_supplier(self._s))
+
+    @workflow.update
+    async def decide_exclusion(self, cmd: DecideExclusion) -> Receipt:
+        self._count()
+        _checked(lambda: supplier_rules.check_decide_exclusion(self._s, cmd.company_number))
+        seq = self._assurance.decide(cmd.company_number, cmd.exclude, cmd.reason, cmd.actor)
+        return await self._receipt(seq)
+
+    @decide_exclusion.validator
+    def _validate_decide_exclusion(self, cmd: DecideExclusion) -> None:
+        self._admit()
+        _checked(lambda: supplier_rules.check_decide_exclusion(self._s, cmd.company_number))
 
     @workflow.query
     def get_state(self) -> BuyState:
@@ -333,6 +390,16 @@ class JointBuyWorkflow:
 
     def _count(self) -> None:
         self._messages += 1
+
+    def _admit(self) -> None:
+        """Refuse new commands (in validators: no trace in history) once a handover is due.
+
+        A run continues as new only when no handler is running; with clients always keeping a few
+        updates in flight that moment would never come, and the run would grow towards the
+        server's 2,000-updates cap. The API retries RUN_HANDOVER refusals against the next run.
+        """
+        if self._handover_due():
+            raise ApplicationError("this joint buy is handing over to a new run; retry", type=RUN_HANDOVER)
 
     def _handover_due(self) -> bool:
         return self._messages >= self._messages_per_run or workflow.info().is_continue_as_new_suggested()

@@ -3,12 +3,25 @@ the workflow, the worker and the API (which reaches the workflow only through th
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import BaseModel, Field
 
-from procurement.models import BuyState, DemandLine, DomainEvent, LotAggregate, SignUpLine, Stage
+from procurement.models import (
+    BuyState,
+    DemandLine,
+    DomainEvent,
+    LotAggregate,
+    Requirements,
+    SignUpLine,
+    Stage,
+)
 
 WORKFLOW_NAME = "JointBuyWorkflow"
 RECORD_EVENTS = "record_events"
+# Error type of a command refused only because the run is handing over to its successor
+# (continue-as-new): nothing was applied, and the same command succeeds once the next run is up.
+RUN_HANDOVER = "RunHandover"
 
 
 class JointBuyInput(BaseModel):
@@ -58,3 +71,34 @@ class RecordEvents(BaseModel):
 class BuyOutcome(BaseModel):
     stage: Stage
     reason: str = ""
+
+
+class RegisterSupplier(BaseModel):
+    company_number: str
+    name: str
+
+
+class DecideExclusion(BaseModel):
+    company_number: str
+    exclude: bool
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: str
+
+
+class CheckSupplier(BaseModel):
+    """Input of every assurance check activity."""
+
+    buy_id: str
+    company_number: str
+    requirements: Requirements
+    annual_contract_value: Decimal
+
+
+# One activity per kind of check, each with its own timeout and retry policy in the workflow.
+CHECK_COMPANY_STATUS = "check_company_status"
+CHECK_DEBARMENT = "check_debarment"
+CHECK_FINANCIAL_STANDING = "check_financial_standing"
+CHECK_INSURANCE = "check_insurance"
+CHECK_CERTIFICATIONS = "check_certifications"
+CHECK_MODERN_SLAVERY = "check_modern_slavery"
+CHECK_CARBON_REDUCTION_PLAN = "check_carbon_reduction_plan"

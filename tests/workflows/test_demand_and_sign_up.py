@@ -110,10 +110,14 @@ async def test_viable_buy_moves_to_assurance_and_failed_lot_is_unsuccessful(
     await _sign_up(handle, "E06000002", "laptops", 80)
     await time_env.sleep(timedelta(days=7, seconds=1))
     state = await handle.query(JointBuyWorkflow.get_state)
-    assert state.stage == Stage.ASSURANCE
-    # Nobody committed to monitors: that lot alone is unsuccessful.
+    # Nobody committed to monitors: that lot alone is unsuccessful; the buy goes on to assurance.
     assert set(state.unsuccessful_lots) == {"monitors"}
     assert state.dropped_out == []
+    moves = [e.data["to"] for e in sink_worker.events if e.type == "stage.changed"]
+    assert moves[:3] == ["demand", "sign_up", "assurance"]
+    # No supplier registered interest, so assurance qualifies nobody.
+    outcome = await handle.result()
+    assert outcome.stage == Stage.UNSUCCESSFUL and outcome.reason == "no supplier qualified"
 
 
 async def test_viability_failure_on_quantity(

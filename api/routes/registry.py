@@ -1,0 +1,138 @@
+"""Stand-ins for Companies House and the central debarment list, kept by the admin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Principal, Role
+from api.deps import AdminCaller, Pool, require
+from api.idempotency import idempotent
+from api.problems import Problem
+from api.routes.api_keys import COMPANY_NUMBER
+from db.registry import delete_debarment, find_company, find_debarment, upsert_company, upsert_debarment
+
+router = APIRouter(prefix="/v1/registry", tags=["registries"])
+
+CompanyNumber = Annotated[
+    str,
+    Path(
+        pattern=COMPANY_NUMBER,
+        description="Companies House number: 8 digits, or 2 capital letters and 6 digits",
+        examples=["01234567", "SC123456"],
+    ),
+]
+# Companies House spells statuses as lowercase words joined by hyphens.
+COMPANY_STATUS = r"^[a-z]+(?:-[a-z]+)*$"
+RegistryReader = Annotated[Principal, Depends(require(Role.ADMIN, Role.LEAD, Role.OPERATOR))]
+
+
+class CompanyRecord(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"name": "Acme Laptops Ltd", "status": "active"}]},
+    )
+    name: str = Field(min_length=1, max_length=300, examples=["Acme Laptops Ltd"])
+    status: str = Field(
+        max_length=64,
+        pattern=COMPANY_STATUS,
+        description="as Companies House spells it: active, liquidation, active-proposal-to-strike-off, …",
+        examples=["active", "liquidation", "active-proposal-to-strike-off"],
+    )
+
+
+class CompanyOut(BaseModel):
+    company_number: str
+    name: str
+    status: str
+    updated_at: datetime
+
+
+class DebarmentRecord(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"ground": "convicted of fraud (Procurement Act 2023, Sch 6)", "mandatory": True}]
+        },
+    )
+    ground: str = Field(min_length=1, max_length=500, description="why the company is on the list")
+    mandatory: bool = Field(description="true excludes outright; false is discretionary (the lead decides)")
+
+
+class DebarmentOut(BaseModel):
+    company_number: str
+    ground: str
+    mandatory: bool
+    added_at: datetime
+
+
+@router.put("/companies/{company_number}", response_model=CompanyOut)
+async def put_company(
+    company_number: CompanyNumber, body: CompanyRecord, request: Request, pool: Pool, caller: AdminCaller
+) -> Response:
+    """Record a company's name and status as Companies House has them."""
+
+    async def produce() -> tuple[int, Any]:
+        async with pool.acquire() as conn:
+            row = await upsert_company(
+                conn, company_number=company_number, name=body.name, status=body.status
+            )
+        return 200, CompanyOut(**dict(row))
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.get("/companies/{company_number}", response_model=CompanyOut)
+async def get_company(company_number: CompanyNumber, pool: Pool, caller: RegistryReader) -> CompanyOut:
+    """A company's name and status on the register."""
+    async with pool.acquire() as conn:
+        row = await find_company(conn, company_number=company_number)
+    if row is None:
+        raise Problem(404, f"company {company_number} is not on the register")
+    return CompanyOut(**dict(row))
+
+
+@router.put("/debarments/{company_number}", response_model=DebarmentOut)
+async def put_debarment(
+    company_number: CompanyNumber, body: DebarmentRecord, request: Request, pool: Pool, caller: AdminCaller
+) -> Response:
+    """Put a company on the debarment list, or replace its entry."""
+
+    async def produce() -> tuple[int, Any]:
+        async with pool.acquire() as conn:
+            row = await upsert_debarment(
+                conn, company_number=company_number, ground=body.ground, mandatory=body.mandatory
+            )
+        return 200, DebarmentOut(**dict(row))
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.delete("/debarments/{company_number}", status_code=204)
+async def remove_debarment(
+    company_number: CompanyNumber, request: Request, pool: Pool, caller: AdminCaller
+) -> Response:
+    """Take a company off the debarment list."""
+
+    async def produce() -> tuple[int, Any]:
+        async with pool.acquire() as conn:
+            if not await delete_debarment(conn, company_number=company_number):
+                raise Problem(404, f"company {company_number} is not on the debarment list")
+        return 204, None
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.get("/debarments/{company_number}", response_model=DebarmentOut)
+async def get_debarment(company_number: CompanyNumber, pool: Pool, caller: RegistryReader) -> DebarmentOut:
+    """A company's entry on the debarment list."""
+    async with pool.acquire() as conn:
+        row = await find_debarment(conn, company_number=company_number)
+    if row is None:
+        raise Problem(404, f"company {company_number} is not on the debarment list")
+    return DebarmentOut(**dict(row))

@@ -1,0 +1,66 @@
+"""Rules of the supplier side before bidding: registering interest, the contract-value estimate the
+assurance checks use, and the lead's decision on a flagged supplier."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from procurement.assurance import CheckResult, annual_contract_value, outcome_of
+from procurement.errors import conflict
+from procurement.models import BuyState, CheckOutcome, Stage, SupplierStatus
+
+REGISTRATION_STAGES = frozenset({Stage.DEMAND, Stage.SIGN_UP})
+
+
+def check_register_supplier(state: BuyState) -> None:
+    if state.stage not in REGISTRATION_STAGES:
+        raise conflict(
+            f"suppliers register interest before assurance starts; this buy is in {state.stage.value}"
+        )
+
+
+def check_decide_exclusion(state: BuyState, company_number: str) -> None:
+    if state.stage != Stage.ASSURANCE:
+        raise conflict(f"exclusion decisions are taken during assurance; this buy is in {state.stage.value}")
+    entry = state.suppliers.get(company_number)
+    if entry is None or entry.status != "flagged":
+        status = entry.status if entry else "not registered"
+        raise conflict(f"supplier {company_number} is {status}, not flagged for a decision")
+
+
+def open_lots(state: BuyState) -> list[str]:
+    return [lot for lot in state.terms.lot_ids() if lot not in state.unsuccessful_lots]
+
+
+def estimate_annual_contract_value(state: BuyState) -> Decimal:
+    """Committed quantity per open lot × the lowest baseline unit price a signed-up council reported
+    for that lot (the best price signal before any bid), spread over the contract years."""
+    committed: dict[str, int] = dict.fromkeys(open_lots(state), 0)
+    for lines in state.signups.values():
+        for line in lines:
+            if line.lot_id in committed:
+                committed[line.lot_id] += line.quantity
+    signal: dict[str, Decimal] = {}
+    for council in state.signups:
+        for demand in state.demand.get(council, []):
+            if demand.lot_id in committed:
+                price = demand.baseline_unit_price
+                best = signal.get(demand.lot_id)
+                signal[demand.lot_id] = price if best is None else min(best, price)
+    for lot in committed:
+        signal.setdefault(lot, Decimal(0))
+    return annual_contract_value(committed, signal, state.terms.contract_years)
+
+
+def decide(
+    checks: list[CheckOutcome], exclude: bool, reason: str
+) -> tuple[list[CheckOutcome], SupplierStatus]:
+    """Apply the lead's (or the default's) decision to the flagged checks: new checks and status."""
+    decided = [
+        c.model_copy(update={"flagged": False, "passed": not exclude, "reason": f"{c.reason}; {reason}"})
+        if c.flagged
+        else c
+        for c in checks
+    ]
+    status = outcome_of(CheckResult.model_validate(c.model_dump()) for c in decided)
+    return decided, status

@@ -1,0 +1,195 @@
+"""The supplier assurance stage of the joint-buy workflow.
+
+Every registered supplier is checked in parallel, each check its own activity with its own timeout
+and retry policy; results become `assurance.checked` events. Suppliers flagged on a discretionary
+ground wait for the lead until a decision deadline, after which the buy's default applies.
+Runs inside the workflow (deterministic): state lives in `BuyState`, so a new run resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from procurement import suppliers as rules
+    from procurement.assurance import CheckResult, outcome_of
+    from procurement.models import BuyState, CheckOutcome, Stage
+    from workflows.messages import (
+        CHECK_CARBON_REDUCTION_PLAN,
+        CHECK_CERTIFICATIONS,
+        CHECK_COMPANY_STATUS,
+        CHECK_DEBARMENT,
+        CHECK_FINANCIAL_STANDING,
+        CHECK_INSURANCE,
+        CHECK_MODERN_SLAVERY,
+        CheckSupplier,
+    )
+
+QUALIFIED_KEY = SearchAttributeKey.for_int("JointBuyQualifiedSuppliers")
+# Suppliers checked at once: 7 activities each, far below the 2,000 pending activities per run.
+BATCH = 50
+
+
+def _retry(maximum_interval: float, attempts: int) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=maximum_interval),
+        maximum_attempts=attempts,
+        non_retryable_error_types=["ValidationError", "ValueError"],
+    )
+
+
+# Registries are remote services that go down: patient retries. Evidence is our own database.
+CHECKS: list[tuple[str, timedelta, RetryPolicy]] = [
+    (CHECK_COMPANY_STATUS, timedelta(seconds=30), _retry(60, 20)),
+    (CHECK_DEBARMENT, timedelta(seconds=30), _retry(60, 20)),
+    (CHECK_FINANCIAL_STANDING, timedelta(seconds=10), _retry(10, 10)),
+    (CHECK_INSURANCE, timedelta(seconds=10), _retry(10, 10)),
+    (CHECK_CERTIFICATIONS, timedelta(seconds=10), _retry(10, 10)),
+    (CHECK_MODERN_SLAVERY, timedelta(seconds=10), _retry(10, 10)),
+    (CHECK_CARBON_REDUCTION_PLAN, timedelta(seconds=10), _retry(10, 10)),
+]
+
+Emit = Callable[[str, str, dict[str, Any]], int]
+
+
+class AssuranceStage:
+    def __init__(
+        self,
+        state: BuyState,
+        *,
+        emit: Emit,
+        finish: Callable[[Stage, str], None],
+        enter: Callable[..., None],
+    ) -> None:
+        self._s = state
+        self._emit = emit
+        self._finish = finish
+        self._enter = enter
+
+    async def run_checks(self) -> None:
+        """Check every supplier not yet checked (all of them, unless a previous run began)."""
+        if self._s.annual_contract_value is None:
+            acv = rules.estimate_annual_contract_value(self._s)
+            self._s.annual_contract_value = acv
+            self._emit(
+                "assurance.started",
+                "system",
+                {
+                    "suppliers": sorted(self._s.suppliers),
+                    "annual_contract_value": str(acv),
+                    "estimate": "committed quantity × lowest council baseline unit price per lot, "
+                    "per contract year",
+                },
+            )
+        pending = [c for c, e in self._s.suppliers.items() if e.status == "registered"]
+        for start in range(0, len(pending), BATCH):
+            batch = pending[start : start + BATCH]
+            results = await asyncio.gather(*(self._check(c) for c in batch))
+            for company, checks in zip(batch, results, strict=True):
+                self._record(company, checks)
+            if self._s.stage != Stage.ASSURANCE:
+                return  # cancelled meanwhile
+        flagged = [c for c, e in self._s.suppliers.items() if e.status == "flagged"]
+        if flagged and self._s.stage_deadline is None:
+            window = self._s.terms.requirements.discretionary_decision_window
+            deadline: datetime = workflow.now() + window
+            self._s.stage_deadline = deadline
+            self._emit(
+                "assurance.awaiting_decisions",
+                "system",
+                {
+                    "flagged": flagged,
+                    "decide_by": deadline.isoformat(),
+                    "default": self._s.terms.requirements.discretionary_default,
+                },
+            )
+
+    async def _check(self, company_number: str) -> list[CheckResult]:
+        inp = CheckSupplier(
+            buy_id=self._s.buy_id,
+            company_number=company_number,
+            requirements=self._s.terms.requirements,
+            annual_contract_value=self._s.annual_contract_value or Decimal(0),
+        )
+        return list(
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity(
+                        name,
+                        inp,
+                        result_type=CheckResult,
+                        start_to_close_timeout=timeout,
+                        retry_policy=retry,
+                    )
+                    for name, timeout, retry in CHECKS
+                )
+            )
+        )
+
+    def _record(self, company_number: str, results: list[CheckResult]) -> None:
+        entry = self._s.suppliers[company_number]
+        entry.checks = [CheckOutcome.model_validate(r.model_dump()) for r in results]
+        entry.status = _outcome(entry.checks)
+        entry.reason = "; ".join(c.reason for c in entry.checks if not c.passed)
+        self._emit(
+            "assurance.checked",
+            "system",
+            {
+                "company_number": company_number,
+                "outcome": entry.status,
+                "checks": [c.model_dump() for c in entry.checks],
+            },
+        )
+
+    def decide(self, company_number: str, exclude: bool, reason: str, actor: str) -> int:
+        entry = self._s.suppliers[company_number]
+        entry.checks, status = rules.decide(entry.checks, exclude, reason)
+        entry.status = status
+        entry.reason = "; ".join(c.reason for c in entry.checks if not c.passed)
+        return self._emit(
+            "exclusion.decided",
+            actor,
+            {
+                "company_number": company_number,
+                "exclude": exclude,
+                "reason": reason,
+                "outcome": status,
+                "checks": [c.model_dump() for c in entry.checks],
+            },
+        )
+
+    def ready_to_close(self) -> bool:
+        """Checks have run and no supplier is left waiting for a check or a decision."""
+        return self._s.annual_contract_value is not None and all(
+            e.status in ("qualified", "excluded") for e in self._s.suppliers.values()
+        )
+
+    def close(self) -> None:
+        """Apply the default to undecided suppliers, then move on with whoever qualified."""
+        default = self._s.terms.requirements.discretionary_default
+        for company, entry in self._s.suppliers.items():
+            if entry.status == "flagged":
+                reason = f"no decision by the deadline: the buy's default ({default}) applied"
+                self.decide(company, default == "exclude", reason, "system")
+        qualified = sorted(c for c, e in self._s.suppliers.items() if e.status == "qualified")
+        excluded = sorted(c for c, e in self._s.suppliers.items() if e.status == "excluded")
+        self._emit("assurance.completed", "system", {"qualified": qualified, "excluded": excluded})
+        workflow.upsert_search_attributes([QUALIFIED_KEY.value_set(len(qualified))])
+        if not qualified:
+            self._finish(Stage.UNSUCCESSFUL, "no supplier qualified")
+            return
+        # Negotiation comes next; until it is built the buy waits there (cancel still works).
+        self._enter(Stage.NEGOTIATION, deadline=None, reason=f"{len(qualified)} suppliers qualified")
+
+
+def _outcome(checks: list[CheckOutcome]) -> Any:
+    return outcome_of(CheckResult.model_validate(c.model_dump()) for c in checks)
