@@ -8,8 +8,9 @@ from api.auth import Principal, Role
 from api.problems import Problem
 from db import buys as q
 
-# Events that concern one council: only that council, the lead and operators see them.
+# Events that concern one council or one supplier: only that party, the lead and operators see them.
 COUNCIL_EVENTS = frozenset({"demand.registered", "demand.withdrawn", "sign_up.confirmed"})
+SUPPLIER_EVENTS = frozenset({"supplier.registered", "assurance.checked", "exclusion.decided"})
 
 
 def can_see_everything(principal: Principal, lead: str) -> bool:
@@ -113,7 +114,37 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
 
 
 def event_visible(event: Any, principal: Principal, lead: str) -> bool:
-    if event["type"] not in COUNCIL_EVENTS or can_see_everything(principal, lead):
+    private = event["type"] in COUNCIL_EVENTS or event["type"] in SUPPLIER_EVENTS
+    if not private or can_see_everything(principal, lead):
         return True
-    council = event["data"].get("council")
-    return principal.role == Role.COUNCIL and council == principal.organisation_id
+    if event["type"] in COUNCIL_EVENTS:
+        council = event["data"].get("council")
+        return principal.role == Role.COUNCIL and council == principal.organisation_id
+    company = event["data"].get("company_number")
+    return principal.role == Role.SUPPLIER and company == principal.organisation_id
+
+
+async def assurance_view(conn: Any, buy_id: str, only: str | None) -> list[dict[str, Any]]:
+    """Each supplier with its status and every check's verdict and reason."""
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for c in await q.assurance_checks(conn, buy_id=buy_id, company_number=only):
+        checks.setdefault(c["company_number"], []).append(
+            {
+                "check": c["check_name"],
+                "passed": c["passed"],
+                "flagged": c["flagged"],
+                "reason": c["reason"],
+                "checked_at": c["checked_at"],
+            }
+        )
+    return [
+        {
+            "company_number": s["company_number"],
+            "name": s["name"],
+            "status": s["status"],
+            "reason": s["reason"] or None,
+            "registered_at": s["registered_at"],
+            "checks": checks.get(s["company_number"], []),
+        }
+        for s in await q.buy_suppliers(conn, buy_id=buy_id, company_number=only)
+    ]

@@ -77,3 +77,23 @@ async def council_statuses(conn: Any, *, buy_id: str) -> list[Any]:
 async def council_status(conn: Any, *, buy_id: str, council: str) -> str | None:
     status: str | None = await conn.fetchval(SELECT_COUNCIL_STATUS, buy_id, council)
     return status
+
+
+SELECT_SUPPLIERS = """
+SELECT company_number, name, status, reason, registered_at, updated_at
+FROM buy_suppliers WHERE buy_id = $1 AND ($2::text IS NULL OR company_number = $2)
+ORDER BY company_number
+"""
+SELECT_CHECKS = """
+SELECT company_number, check_name, passed, flagged, reason, checked_at
+FROM assurance_checks WHERE buy_id = $1 AND ($2::text IS NULL OR company_number = $2)
+ORDER BY company_number, check_name
+"""
+
+
+async def buy_suppliers(conn: Any, *, buy_id: str, company_number: str | None = None) -> list[Any]:
+    return list(await conn.fetch(SELECT_SUPPLIERS, buy_id, company_number))
+
+
+async def assurance_checks(conn: Any, *, buy_id: str, company_number: str | None = None) -> list[Any]:
+    return list(await conn.fetch(SELECT_CHECKS, buy_id, company_number))

@@ -40,6 +40,23 @@ WHERE buy_id = $1 AND council = ANY($2::text[])
 """
 MARK_LOT = "UPDATE buy_lots SET status = $3, status_reason = $4 WHERE buy_id = $1 AND lot_id = $2"
 
+UPSERT_SUPPLIER = """
+INSERT INTO buy_suppliers (buy_id, company_number, name, status, registered_at, updated_at)
+VALUES ($1, $2, $3, 'registered', $4, $4)
+ON CONFLICT (buy_id, company_number) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
+"""
+UPDATE_SUPPLIER_STATUS = """
+UPDATE buy_suppliers SET status = $3, reason = $4, updated_at = $5
+WHERE buy_id = $1 AND company_number = $2
+"""
+UPSERT_CHECK = """
+INSERT INTO assurance_checks (buy_id, company_number, check_name, passed, flagged, reason, checked_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (buy_id, company_number, check_name) DO UPDATE
+SET passed = excluded.passed, flagged = excluded.flagged, reason = excluded.reason,
+    checked_at = excluded.checked_at
+"""
+
 Projector = Callable[[Any, str, DomainEvent], Awaitable[None]]
 
 
@@ -108,6 +125,22 @@ async def _lot_unsuccessful(conn: Any, buy_id: str, e: DomainEvent) -> None:
     await conn.execute(MARK_LOT, buy_id, e.data["lot_id"], "unsuccessful", e.data["reason"])
 
 
+async def _supplier_registered(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    await conn.execute(UPSERT_SUPPLIER, buy_id, e.data["company_number"], e.data["name"], e.at)
+
+
+async def _supplier_assessed(conn: Any, buy_id: str, e: DomainEvent) -> None:
+    """`assurance.checked` and `exclusion.decided` both carry the supplier's checks and outcome."""
+    company = e.data["company_number"]
+    checks = e.data["checks"]
+    await conn.executemany(
+        UPSERT_CHECK,
+        [(buy_id, company, c["check"], c["passed"], c["flagged"], c["reason"], e.at) for c in checks],
+    )
+    reason = "; ".join(c["reason"] for c in checks if not c["passed"])
+    await conn.execute(UPDATE_SUPPLIER_STATUS, buy_id, company, e.data["outcome"], reason, e.at)
+
+
 PROJECTORS: dict[str, Projector] = {
     "buy.created": _buy_created,
     "stage.changed": _stage_changed,
@@ -116,6 +149,9 @@ PROJECTORS: dict[str, Projector] = {
     "sign_up.confirmed": _sign_up_confirmed,
     "sign_up.closed": _sign_up_closed,
     "lot.unsuccessful": _lot_unsuccessful,
+    "supplier.registered": _supplier_registered,
+    "assurance.checked": _supplier_assessed,
+    "exclusion.decided": _supplier_assessed,
 }
 
 
