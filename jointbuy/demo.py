@@ -45,6 +45,23 @@ WITHDRAWS = "E06000005"  # Darlington withdraws before the window closes
 DROPS_OUT = ("W06000011", "N09000003")  # Swansea and Belfast do not confirm
 SIGN_UP_SHARE = {"E08000025": 0.9, "E09000033": 0.8}  # these confirm less than they indicated
 
+# (company number, name, Companies House status, certifications, debarment (ground, mandatory))
+SUPPLIERS: list[tuple[str, str, str, list[str], tuple[str, bool] | None]] = [
+    ("04567890", "Northern Devices Ltd", "active", ["cyber_essentials_plus", "iso_27001"], None),
+    ("05678901", "Caledonian IT Supply Ltd", "active", ["cyber_essentials"], None),
+    (
+        "06789012",
+        "Pennine Computing Ltd",
+        "active",
+        ["cyber_essentials"],
+        ("past contract terminated for poor performance", False),
+    ),
+    ("07890123", "Severn Hardware Ltd", "active", ["cyber_essentials"], ("conviction for bribery", True)),
+    ("08901234", "Thames Laptops Ltd", "liquidation", ["cyber_essentials"], None),
+    ("09012345", "Mercia Office Tech Ltd", "active", [], None),
+]
+CLEARED = "06789012"  # the lead reviews the discretionary ground and keeps this supplier in
+
 
 class DemoError(Exception):
     pass
@@ -109,6 +126,8 @@ def _drive(base: str, admin: str, ui: str) -> None:
     buy_id = buy["id"]
     console.print(f"joint buy [bold]{buy_id}[/bold] “{buy['title']}” is open for demand")
 
+    _suppliers_register(api, admin, key, buy_id)
+
     for gss, laptops, monitors, p_laptop, p_monitor in DEMAND:
         lines = [{"lot_id": "laptops", "quantity": laptops, "baseline_unit_price": p_laptop}]
         if monitors:
@@ -144,11 +163,77 @@ def _drive(base: str, admin: str, ui: str) -> None:
             expect=201,
             json={"lines": lines},
         )
-    final = api.call("POST", f"/v1/joint-buys/{buy_id}/close-stage", lead, json={"stage": "sign_up"})
+    after_sign_up = api.call("POST", f"/v1/joint-buys/{buy_id}/close-stage", lead, json={"stage": "sign_up"})
+    console.print(f"lead closed sign-up → stage {after_sign_up['stage']}")
+    assurance = _wait(
+        api, f"/v1/joint-buys/{buy_id}/assurance", lead, lambda b: not b["counts"].get("registered")
+    )
+    console.print(
+        f"assurance checked {len(assurance['suppliers'])} suppliers in parallel: {assurance['counts']}"
+    )
+    api.call(
+        "POST",
+        f"/v1/joint-buys/{buy_id}/exclusions/{CLEARED}",
+        lead,
+        json={"exclude": False, "reason": "remedial plan and references accepted"},
+    )
+    final = _wait(api, f"/v1/joint-buys/{buy_id}", lead, lambda b: b["stage"] != "assurance")
+    assurance = api.call("GET", f"/v1/joint-buys/{buy_id}/assurance", lead)
     events = api.call("GET", f"/v1/joint-buys/{buy_id}/events", lead)
     _summary(final, names, events, ui)
-    if final["stage"] != "assurance":
-        raise DemoError(f"expected the buy to move on to assurance, it is {final['stage']}")
+    _assurance_table(assurance)
+    if final["stage"] != "negotiation":
+        raise DemoError(f"expected the buy to move on to negotiation, it is {final['stage']}")
+
+
+def _suppliers_register(api: Api, admin: str, key: Any, buy_id: str) -> None:
+    """The admin mirrors Companies House and the debarment list; suppliers file evidence and
+    register interest while demand is open."""
+    for number, name, status, certs, debarment in SUPPLIERS:
+        api.call("PUT", f"/v1/registry/companies/{number}", admin, json={"name": name, "status": status})
+        if debarment:
+            ground, mandatory = debarment
+            api.call(
+                "PUT",
+                f"/v1/registry/debarments/{number}",
+                admin,
+                json={"ground": ground, "mandatory": mandatory},
+            )
+        token = key("supplier", number)
+        profile = {
+            "name": name,
+            "annual_turnover_gbp": "48000000",
+            "employers_liability_gbp": "10000000",
+            "certifications": certs,
+            "modern_slavery_statement": True,
+            "carbon_reduction_plan": True,
+        }
+        api.call("PUT", f"/v1/suppliers/{number}/profile", token, json=profile)
+        api.call("POST", f"/v1/joint-buys/{buy_id}/suppliers", token, expect=201)
+    console.print(f"{len(SUPPLIERS)} suppliers registered interest with their evidence")
+
+
+def _wait(api: Api, path: str, token: str, done: Any, seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        body = api.call("GET", path, token)
+        if done(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
+def _assurance_table(assurance: dict[str, Any]) -> None:
+    table = Table(title="Supplier assurance")
+    for column in ("supplier", "company", "outcome", "why"):
+        table.add_column(column)
+    for s in assurance["suppliers"]:
+        failed = [c["reason"] for c in s["checks"] if not c["passed"]]
+        cleared = [
+            c["reason"] for c in s["checks"] if c["check"] == "debarment" and "accepted" in c["reason"]
+        ]
+        why = "; ".join(failed) or ("; ".join(cleared) if cleared else "all 7 checks passed")
+        table.add_row(s["name"], s["company_number"], s["status"], why)
+    console.print(table)
 
 
 def _import(api: Api, admin: str, path: Path) -> Any:

@@ -72,7 +72,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping test server: a 14-day window passes in well under a second."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
-        test_server_existing_path=_binary("temporal-test-server"),
+        test_server_existing_path=temporal_test_server_path(),
     )
     await register_search_attributes(env.client)
     yield env
@@ -89,6 +89,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+def temporal_test_server_path() -> str:
+    return _binary("temporal-test-server")
 
 
 def _binary(name: str) -> str:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -18,7 +19,8 @@ from temporalio.worker import Worker
 from activities.assurance import AssuranceActivities
 from procurement.assurance import DebarmentEntry, SupplierEvidence
 from procurement.models import DemandLine, SignUpLine, Stage
-from tests.support import new_state
+from tests.conftest import temporal_test_server_path
+from tests.support import new_state, register_search_attributes
 from tests.workflows.conftest import EventSink, buy_id, start_buy
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import (
@@ -54,10 +56,24 @@ class Registries:
         return self.profiles.get(company_number)
 
 
+@pytest.fixture(scope="module")
+async def assurance_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this module's own: activity retries against a flaky register
+    must not hold back time skipping for other modules' tests."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=temporal_test_server_path(),
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture
 async def registries(
-    time_env: WorkflowEnvironment, task_queue: str
+    assurance_env: WorkflowEnvironment, task_queue: str
 ) -> AsyncIterator[tuple[Registries, EventSink]]:
+    time_env = assurance_env
     reg = Registries()
     sink = EventSink()
     checks = AssuranceActivities(reg, reg, reg)
@@ -159,8 +175,9 @@ async def _to_assurance(env: WorkflowEnvironment, sink: EventSink, task_queue: s
 
 
 async def test_thirty_suppliers_give_exactly_the_expected_qualified_set(
-    time_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
+    assurance_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
 ) -> None:
+    time_env = assurance_env
     reg, sink = registries
     expected_qualified, why = mixed_suppliers(reg)
     numbers = [f"{n:08d}" for n in range(1, 31)]
@@ -200,8 +217,9 @@ async def test_thirty_suppliers_give_exactly_the_expected_qualified_set(
 
 
 async def test_register_outage_is_retried_and_not_found_is_a_failed_check(
-    time_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
+    assurance_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
 ) -> None:
+    time_env = assurance_env
     reg, sink = registries
     flaky, missing = "11111111", "22222222"
     reg.statuses[flaky] = "active"
@@ -222,8 +240,9 @@ async def test_register_outage_is_retried_and_not_found_is_a_failed_check(
 
 
 async def test_no_qualified_supplier_makes_the_buy_unsuccessful(
-    time_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
+    assurance_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
 ) -> None:
+    time_env = assurance_env
     reg, sink = registries
     reg.statuses["33333333"] = "liquidation"
     handle = await _to_assurance(time_env, sink, task_queue, ["33333333"])

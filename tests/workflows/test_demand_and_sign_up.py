@@ -53,7 +53,8 @@ async def test_fourteen_day_window_passes_on_its_deadline(
     started = time.monotonic()
     await time_env.sleep(timedelta(days=14, seconds=1))
     state = await handle.query(JointBuyWorkflow.get_state)
-    assert time.monotonic() - started < 1.0
+    print(f"a 14-day demand window passed in {time.monotonic() - started:.3f} s of wall time")
+    assert await time_env.get_current_time() - now >= timedelta(days=14)
     assert state.stage == Stage.SIGN_UP
     assert state.stage_deadline is not None
     # The sign-up window runs from when demand actually closed.
