@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,19 +48,30 @@ def _alive(pid: int) -> bool:
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, seconds: float) -> list[str]:
-    lines: list[str] = []
+    """Lines the process prints until one starts with `marker` (read by a thread: a select() on a
+    buffered pipe would miss lines already read into the buffer)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.strip())
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
     deadline = time.monotonic() + seconds
-    assert proc.stdout is not None
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            lines.append(line.strip())
-            if line.startswith(marker):
-                return lines
-    raise AssertionError(f"no {marker!r} line within {seconds} s; got {lines}")
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        seen.append(line)
+        if line.startswith(marker):
+            return seen
+    raise AssertionError(f"no {marker!r} line within {seconds} s; got {seen}")
 
 
 def test_dev_starts_everything_and_stops_everything(tmp_path: Path, database_url: str) -> None:
