@@ -15,7 +15,7 @@ from temporalio import activity
 
 from db.registry import find_company, find_debarment, find_profile
 from procurement import assurance as rules
-from procurement.assurance import CheckResult, DebarmentEntry, SupplierEvidence
+from procurement.assurance import CheckName, CheckResult, DebarmentEntry, SupplierEvidence
 from workflows.messages import (
     CHECK_CARBON_REDUCTION_PLAN,
     CHECK_CERTIFICATIONS,
@@ -85,6 +85,11 @@ class PostgresEvidenceStore:
 NO_EVIDENCE = "no assurance evidence on file: submit a supplier profile"
 
 
+def _no_evidence(check: CheckName) -> CheckResult:
+    """A check that needs the supplier's evidence fails, with that reason, when none is on file."""
+    return CheckResult(check=check, passed=False, reason=NO_EVIDENCE)
+
+
 class AssuranceActivities:
     def __init__(self, register: CompanyRegister, debarments: DebarmentList, evidence: EvidenceStore) -> None:
         self._register = register
@@ -118,7 +123,7 @@ class AssuranceActivities:
     async def check_financial_standing(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
-            return CheckResult(check="financial_standing", passed=False, reason=NO_EVIDENCE)
+            return _no_evidence("financial_standing")
         return rules.check_financial_standing(
             ev.annual_turnover_gbp, inp.annual_contract_value, inp.requirements.turnover_ratio
         )
@@ -127,21 +132,21 @@ class AssuranceActivities:
     async def check_insurance(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
-            return CheckResult(check="insurance", passed=False, reason=NO_EVIDENCE)
+            return _no_evidence("insurance")
         return rules.check_insurance(ev.employers_liability_gbp, inp.requirements.min_employers_liability_gbp)
 
     @activity.defn(name=CHECK_CERTIFICATIONS)
     async def check_certifications(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
-            return CheckResult(check="certifications", passed=False, reason=NO_EVIDENCE)
+            return _no_evidence("certifications")
         return rules.check_certifications(ev.certifications, inp.requirements.certifications)
 
     @activity.defn(name=CHECK_MODERN_SLAVERY)
     async def check_modern_slavery(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
-            return CheckResult(check="modern_slavery", passed=False, reason=NO_EVIDENCE)
+            return _no_evidence("modern_slavery")
         return rules.check_modern_slavery(ev.annual_turnover_gbp, ev.modern_slavery_statement)
 
     @activity.defn(name=CHECK_CARBON_REDUCTION_PLAN)
