@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from procurement.pricing import ContractLine, ScoredTender, Tier
 
 MAX_QUANTITY = 1_000_000_000
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -177,6 +179,77 @@ class SupplierEntry(BaseModel):
     checks: list[CheckOutcome] = Field(default_factory=list)
 
 
+class Bid(BaseModel):
+    """A supplier's sealed bid for one lot in one round, priced at the committed aggregate."""
+
+    supplier: str
+    lot_id: str
+    round: int
+    tiers: list[Tier]
+    evaluated_unit_price: Decimal
+    submitted_at: datetime
+    seq: int
+
+
+class RoundResult(BaseModel):
+    """After a round closes: each supplier's rank per lot, on its latest bid so far."""
+
+    round: int
+    closed_at: datetime
+    how: str
+    ranks: dict[str, dict[str, int]] = Field(default_factory=dict)  # lot -> supplier -> rank
+
+
+class NegotiationState(BaseModel):
+    round: int = 0  # the open (or last) round, 1-based; 0 before the first opens
+    rounds: int  # how many rounds this buy runs: the terms', or 1 with a single qualified supplier
+    round_opened_at: datetime | None = None
+    round_deadline: datetime | None = None
+    extensions_used: int = 0
+    bids: list[Bid] = Field(default_factory=list)
+    results: list[RoundResult] = Field(default_factory=list)
+
+
+class Marks(BaseModel):
+    """The lead's quality and social value marks (0-100) for one supplier's tender for one lot."""
+
+    quality: int = Field(ge=0, le=100)
+    social_value: int = Field(ge=0, le=100)
+
+
+ChallengeStatus = Literal["open", "dismissed", "upheld"]
+
+
+class Challenge(BaseModel):
+    challenge_id: str
+    supplier: str
+    grounds: str
+    lodged_at: datetime
+    status: ChallengeStatus = "open"
+    note: str = ""
+    remedy: str = ""
+    decided_at: datetime | None = None
+
+
+class StandstillState(BaseModel):
+    notice_on: date  # the day the award notice was published (standstill day 1 if a working day)
+    working_days: int
+    calendar: str
+    last_day: date
+    contracts_from: date
+    suspended_on: date | None = None
+    days_left: int | None = None  # working days still to run while suspended
+
+
+class LotAward(BaseModel):
+    lot_id: str
+    supplier: str
+    unit_price: Decimal
+    committed_quantity: int
+    value: Decimal
+    tiers: list[Tier]
+
+
 class BuyState(BaseModel):
     """Everything a run of the joint-buy workflow needs to carry into the next run."""
 
@@ -191,5 +264,13 @@ class BuyState(BaseModel):
     unsuccessful_lots: dict[str, str] = Field(default_factory=dict)
     suppliers: dict[str, SupplierEntry] = Field(default_factory=dict)
     annual_contract_value: Decimal | None = None
+    negotiation: NegotiationState | None = None
+    # lot -> supplier -> the lead's marks, entered during evaluation
+    marks: dict[str, dict[str, Marks]] = Field(default_factory=dict)
+    evaluation: dict[str, list[ScoredTender]] = Field(default_factory=dict)  # lot -> best first
+    award: dict[str, LotAward] = Field(default_factory=dict)  # lots with a notified winner
+    standstill: StandstillState | None = None
+    challenges: list[Challenge] = Field(default_factory=list)
+    contracts: list[ContractLine] = Field(default_factory=list)
     outcome_reason: str = ""
     next_seq: int = 1

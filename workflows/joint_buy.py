@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import (
@@ -25,26 +25,39 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from procurement import award as award_rules
     from procurement import demand as rules
+    from procurement import rounds as bid_rules
     from procurement import suppliers as supplier_rules
     from procurement.errors import DomainError
-    from procurement.models import BuyState, DomainEvent, Stage, SupplierEntry
+    from procurement.models import BuyState, DomainEvent, Marks, Stage, SupplierEntry
     from workflows.assurance import AssuranceStage
+    from workflows.award import AwardStage
     from workflows.messages import (
         RECORD_EVENTS,
         RUN_HANDOVER,
+        BidReceipt,
         BuyOutcome,
         Cancel,
+        ChallengeReceipt,
         CloseStage,
+        DecideChallenge,
         DecideExclusion,
+        EnterScores,
         JointBuyInput,
+        LodgeChallenge,
         Receipt,
         RecordEvents,
         RegisterDemand,
         RegisterSupplier,
+        ScoresReceipt,
         SignUp,
+        SubmitBid,
         WithdrawDemand,
     )
+    from workflows.negotiation import NegotiationStage
+
+T = TypeVar("T")
 
 STAGE_KEY = SearchAttributeKey.for_keyword("JointBuyStage")
 LEAD_KEY = SearchAttributeKey.for_keyword("JointBuyLead")
@@ -82,10 +95,10 @@ def _rejected(err: DomainError) -> ApplicationError:
     return ApplicationError(err.message, err.field, type=err.kind.value, non_retryable=True)
 
 
-def _checked(check: Callable[[], None]) -> None:
+def _checked(check: Callable[[], T]) -> T:
     """Run a rule; a broken rule becomes an ApplicationError (anything else would wedge the task)."""
     try:
-        check()
+        return check()
     except DomainError as err:
         raise _rejected(err) from None
 
@@ -93,6 +106,9 @@ def _checked(check: Callable[[], None]) -> None:
 # Buys that reached assurance before the checks existed only waited there: replaying them must not
 # schedule check activities.
 ASSURANCE_PATCH = "supplier-assurance-checks"
+# Likewise buys that reached negotiation before rounds existed only waited there: replaying them
+# must not open a round (a timer they never started).
+NEGOTIATION_PATCH = "negotiation-rounds"
 
 
 class WindowEnd(Enum):
@@ -112,7 +128,10 @@ class JointBuyWorkflow:
         self._recorded_seq = self._s.next_seq - 1
         self._close_requested: Stage | None = None
         self._published_councils = -1
-        self._assurance = AssuranceStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
+        hooks = {"emit": self._emit, "finish": self._finish, "enter": self._enter}
+        self._assurance = AssuranceStage(self._s, **hooks)
+        self._negotiation = NegotiationStage(self._s, **hooks)
+        self._award = AwardStage(self._s, **hooks)
 
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
@@ -123,6 +142,8 @@ class JointBuyWorkflow:
         while not self._s.stage.terminal:
             if self._s.stage == Stage.ASSURANCE and workflow.patched(ASSURANCE_PATCH):
                 await self._assurance.run_checks()
+            if self._s.stage == Stage.NEGOTIATION and workflow.patched(NEGOTIATION_PATCH):
+                self._negotiation.start()
             end = await self._wait_for_window()
             if end is WindowEnd.HANDOVER:
                 await self._drain()
@@ -147,6 +168,7 @@ class JointBuyWorkflow:
             await workflow.wait_condition(
                 lambda: (
                     self._s.stage != stage
+                    or self._s.stage_deadline != deadline
                     or self._close_requested == stage
                     or self._stage_work_done(stage)
                     or self._handover_due()
@@ -155,14 +177,18 @@ class JointBuyWorkflow:
             )
         except TimeoutError:
             return WindowEnd.CLOSED
-        if self._s.stage != stage:
-            return WindowEnd.LEFT
+        if self._s.stage != stage or self._s.stage_deadline != deadline:
+            return WindowEnd.LEFT  # moved on, or the deadline moved (a round extended): wait anew
         if self._close_requested == stage or self._stage_work_done(stage):
             return WindowEnd.CLOSED
         return WindowEnd.HANDOVER
 
     def _stage_work_done(self, stage: Stage) -> bool:
-        return stage == Stage.ASSURANCE and self._assurance.ready_to_close()
+        if stage == Stage.ASSURANCE:
+            return self._assurance.ready_to_close()
+        if stage == Stage.NEGOTIATION:
+            return self._negotiation.ready_to_close()
+        return stage == Stage.EVALUATION and self._award.evaluation_done()
 
     def _close_window(self) -> None:
         early = self._close_requested == self._s.stage
@@ -173,6 +199,17 @@ class JointBuyWorkflow:
             self._close_sign_up(how)
         elif self._s.stage == Stage.ASSURANCE:
             self._assurance.close()
+        elif self._s.stage == Stage.NEGOTIATION:
+            how = (
+                "closed early: every qualified supplier bid"
+                if self._stage_work_done(Stage.NEGOTIATION)
+                else how
+            )
+            self._negotiation.close_round(how)
+        elif self._s.stage == Stage.EVALUATION:
+            self._award.close_evaluation()
+        elif self._s.stage == Stage.STANDSTILL:
+            self._award.close_standstill()
 
     def _close_demand(self, how: str) -> None:
         totals = self._aggregate()
@@ -333,6 +370,96 @@ class JointBuyWorkflow:
     def _validate_decide_exclusion(self, cmd: DecideExclusion) -> None:
         self._admit()
         _checked(lambda: supplier_rules.check_decide_exclusion(self._s, cmd.company_number))
+
+    @workflow.update
+    async def submit_bid(self, cmd: SubmitBid) -> BidReceipt:
+        self._count()
+        priced = self._check_bid(cmd)
+        bid = self._negotiation.submit(cmd, priced)
+        receipt = await self._receipt(bid.seq)
+        neg = self._s.negotiation
+        assert neg is not None
+        return BidReceipt(
+            **receipt.model_dump(),
+            round=bid.round,
+            lot_id=bid.lot_id,
+            evaluated_unit_price=bid.evaluated_unit_price,
+            previous_unit_price=priced.previous,
+            committed_quantity=bid_rules.committed_quantities(self._s)[bid.lot_id],
+            # The round this bid was in may have closed (early) before the bid was recorded.
+            round_closes_at=neg.round_deadline or bid.submitted_at,
+            extensions_used=neg.extensions_used if neg.round == bid.round else 0,
+            tiers=bid.tiers,
+        )
+
+    @submit_bid.validator
+    def _validate_submit_bid(self, cmd: SubmitBid) -> None:
+        self._admit()
+        self._check_bid(cmd)
+
+    def _check_bid(self, cmd: SubmitBid) -> bid_rules.PricedBid:
+        return _checked(
+            lambda: bid_rules.check_bid(self._s, cmd.company_number, cmd.lot_id, cmd.tiers, workflow.now())
+        )
+
+    @workflow.update
+    async def enter_scores(self, cmd: EnterScores) -> ScoresReceipt:
+        self._count()
+        seq = self._award.enter_scores(cmd, self._check_marks(cmd))
+        receipt = await self._receipt(seq)
+        return ScoresReceipt(**receipt.model_dump(), still_to_score=len(award_rules.missing_marks(self._s)))
+
+    @enter_scores.validator
+    def _validate_enter_scores(self, cmd: EnterScores) -> None:
+        self._admit()
+        self._check_marks(cmd)
+
+    def _check_marks(self, cmd: EnterScores) -> Marks:
+        return _checked(
+            lambda: award_rules.check_marks(
+                self._s, cmd.company_number, cmd.lot_id, cmd.quality, cmd.social_value
+            )
+        )
+
+    @workflow.update
+    async def lodge_challenge(self, cmd: LodgeChallenge) -> ChallengeReceipt:
+        self._count()
+        _checked(lambda: award_rules.check_challenge(self._s, cmd.company_number))
+        challenge = self._award.lodge(cmd)
+        receipt = await self._receipt(self._s.next_seq - 1)
+        assert self._s.standstill is not None
+        return ChallengeReceipt(
+            **receipt.model_dump(),
+            challenge_id=challenge.challenge_id,
+            days_left=self._s.standstill.days_left or 0,
+        )
+
+    @lodge_challenge.validator
+    def _validate_lodge_challenge(self, cmd: LodgeChallenge) -> None:
+        self._admit()
+        _checked(lambda: award_rules.check_challenge(self._s, cmd.company_number))
+
+    @workflow.update
+    async def decide_challenge(self, cmd: DecideChallenge) -> Receipt:
+        self._count()
+        challenge = self._check_decision(cmd)
+        self._award.decide(cmd, challenge)
+        return await self._receipt(self._s.next_seq - 1)
+
+    @decide_challenge.validator
+    def _validate_decide_challenge(self, cmd: DecideChallenge) -> None:
+        self._admit()
+        self._check_decision(cmd)
+
+    def _check_decision(self, cmd: DecideChallenge) -> Any:
+        corrected = {
+            c.lot_id: Marks(quality=c.quality, social_value=c.social_value) for c in cmd.corrected_scores
+        }
+        return _checked(
+            lambda: award_rules.check_decide_challenge(
+                self._s, cmd.challenge_id, cmd.outcome == "upheld", cmd.remedy, corrected
+            )
+        )
 
     @workflow.query
     def get_state(self) -> BuyState:

@@ -3,7 +3,9 @@ the workflow, the worker and the API (which reaches the workflow only through th
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -16,6 +18,7 @@ from procurement.models import (
     SignUpLine,
     Stage,
 )
+from procurement.pricing import Tier
 
 WORKFLOW_NAME = "JointBuyWorkflow"
 RECORD_EVENTS = "record_events"
@@ -102,3 +105,59 @@ CHECK_INSURANCE = "check_insurance"
 CHECK_CERTIFICATIONS = "check_certifications"
 CHECK_MODERN_SLAVERY = "check_modern_slavery"
 CHECK_CARBON_REDUCTION_PLAN = "check_carbon_reduction_plan"
+
+
+class SubmitBid(BaseModel):
+    company_number: str
+    lot_id: str
+    # Checked by the workflow's rules (422 with the field), not here: a malformed ladder must reach
+    # the validator, never fail to deserialize inside the workflow.
+    tiers: list[dict[str, object]]
+
+
+class BidReceipt(Receipt):
+    round: int
+    lot_id: str
+    evaluated_unit_price: Decimal
+    previous_unit_price: Decimal | None = None
+    committed_quantity: int
+    round_closes_at: datetime
+    extensions_used: int
+    tiers: list[Tier]
+
+
+class EnterScores(BaseModel):
+    company_number: str
+    lot_id: str
+    quality: int
+    social_value: int
+    actor: str
+
+
+class ScoresReceipt(Receipt):
+    still_to_score: int
+
+
+class LodgeChallenge(BaseModel):
+    company_number: str
+    grounds: str = Field(min_length=1, max_length=10_000)
+
+
+class ChallengeReceipt(Receipt):
+    challenge_id: str
+    days_left: int
+
+
+class CorrectedMarks(BaseModel):
+    lot_id: str
+    quality: int = Field(ge=0, le=100)
+    social_value: int = Field(ge=0, le=100)
+
+
+class DecideChallenge(BaseModel):
+    challenge_id: str
+    outcome: Literal["dismissed", "upheld"]
+    note: str = Field(default="", max_length=10_000)
+    remedy: Literal["re-evaluate", "cancel"] = "re-evaluate"
+    corrected_scores: list[CorrectedMarks] = Field(default_factory=list)
+    actor: str
