@@ -120,8 +120,9 @@ def _refusal(err: WorkflowUpdateFailedError) -> Problem:
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.type in _STATUS:
         field = cause.details[0] if cause.details else None
+        extra = cause.details[1] if len(cause.details) > 1 and isinstance(cause.details[1], dict) else None
         errors = [{"field": field, "message": cause.message}] if field else None
-        return Problem(_STATUS[cause.type], cause.message, errors=errors)
+        return Problem(_STATUS[cause.type], cause.message, errors=errors, extra=extra)
     log.error("update failed unexpectedly", error=str(cause))
     return Problem(409, f"the command could not be applied: {cause}")
 

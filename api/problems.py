@@ -43,8 +43,10 @@ class Problem(Exception):
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         slug: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.extra = extra or {}
         self.status = status
         self.detail = detail
         self.errors = errors
@@ -62,12 +64,13 @@ class Problem(Exception):
         }
         if self.errors:
             body["errors"] = self.errors
-        return body
+        # Extension members (RFC 9457 s.3.2), e.g. the price a refused bid had to beat.
+        return self.extra | body
 
 
 def from_domain(err: DomainError) -> Problem:
     errors = [{"field": err.field, "message": err.message}] if err.field else None
-    return Problem(KIND_STATUS[err.kind], err.message, errors=errors)
+    return Problem(KIND_STATUS[err.kind], err.message, errors=errors, extra=err.extra)
 
 
 def problem_response(problem: Problem) -> JSONResponse:

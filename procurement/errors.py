@@ -18,6 +18,8 @@ class DomainError(Exception):
         self.kind = kind
         self.message = message
         self.field = field
+        # Facts a client can act on, e.g. the price a bid must beat; they reach the problem body.
+        self.extra: dict[str, str] = {}
 
 
 def invalid(message: str, *, field: str | None = None) -> DomainError:

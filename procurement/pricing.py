@@ -34,6 +34,7 @@ class DecrementError(PricingRuleError):
     def __init__(self, message: str, *, required: Decimal, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.required = required
+        self.extra = {"required_unit_price": str(required)}
 
 
 class _Frozen(BaseModel):

@@ -92,7 +92,8 @@ def initial_search_attributes(state: BuyState) -> TypedSearchAttributes:
 
 
 def _rejected(err: DomainError) -> ApplicationError:
-    return ApplicationError(err.message, err.field, type=err.kind.value, non_retryable=True)
+    # details: (field, facts) -- the API turns them into the problem's `errors` and extra members.
+    return ApplicationError(err.message, err.field, err.extra, type=err.kind.value, non_retryable=True)
 
 
 def _checked(check: Callable[[], T]) -> T:
