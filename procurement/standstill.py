@@ -20,7 +20,9 @@ from enum import StrEnum
 from functools import cache
 from typing import Final, Literal
 
-import holidays
+# The country class itself, not `holidays.country_holidays`: that one imports the country module on
+# first call, and a workflow (where these rules run) may not import anything after it has loaded.
+from holidays.countries.united_kingdom import UnitedKingdom
 
 from procurement.errors import DomainError, ErrorKind
 
@@ -75,7 +77,7 @@ def _calendar(calendar: Calendar | str) -> Calendar:
 def _bank_holidays(calendar: Calendar, year: int) -> frozenset[date]:
     # A frozenset rather than the HolidayBase itself: HolidayBase grows other years on lookup,
     # and a cached object that mutates is a cached object that surprises.
-    uk = holidays.country_holidays("GB", subdiv=_SUBDIVISIONS[calendar], years=year)
+    uk = UnitedKingdom(subdiv=_SUBDIVISIONS[calendar], years=year)  # type: ignore[no-untyped-call]
     return frozenset(uk.keys())
 
 

@@ -9,7 +9,8 @@ re-evaluates, or cancels. Runs inside the workflow (deterministic): state lives 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import Any
 
@@ -33,6 +34,16 @@ def uk_today() -> date:
 
 def start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UK)
+
+
+@contextmanager
+def _calendar() -> Iterator[None]:
+    """Working-day rules consult the `holidays` library, whose calendars touch `locale` on creation,
+    which the sandbox forbids. They are deterministic for a given library version (bank holidays
+    are data), so they run unrestricted; a changed calendar would move a timer, not reorder commands.
+    """
+    with workflow.unsafe.sandbox_unrestricted():
+        yield
 
 
 def _standstill_data(st: StandstillState) -> dict[str, Any]:
@@ -80,7 +91,8 @@ class AwardStage:
             for summary in rules.assessment_summaries(lot, ranked):
                 self._emit("assessment.summary", "system", summary)
         self._s.award = rules.lot_awards(self._s, results)
-        standstill = rules.open_standstill(self._s, uk_today())
+        with _calendar():
+            standstill = rules.open_standstill(self._s, uk_today())
         self._s.standstill = standstill
         self._emit(
             "award.notice",
@@ -119,7 +131,8 @@ class AwardStage:
             lodged_at=workflow.now(),
         )
         self._s.challenges.append(challenge)
-        self._s.standstill = rules.suspend(self._s.standstill, uk_today())
+        with _calendar():
+            self._s.standstill = rules.suspend(self._s.standstill, uk_today())
         self._emit(
             "challenge.lodged",
             f"supplier:{cmd.company_number}",
@@ -161,7 +174,8 @@ class AwardStage:
 
     def _resume(self, challenge: Challenge) -> None:
         assert self._s.standstill is not None
-        self._s.standstill = rules.resume(self._s.standstill, uk_today())
+        with _calendar():
+            self._s.standstill = rules.resume(self._s.standstill, uk_today())
         self._emit("standstill.resumed", "system", _standstill_data(self._s.standstill))
         self._enter_standstill(f"challenge {challenge.challenge_id} dismissed; standstill resumes")
 

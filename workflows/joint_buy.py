@@ -129,10 +129,9 @@ class JointBuyWorkflow:
         self._recorded_seq = self._s.next_seq - 1
         self._close_requested: Stage | None = None
         self._published_councils = -1
-        hooks = {"emit": self._emit, "finish": self._finish, "enter": self._enter}
-        self._assurance = AssuranceStage(self._s, **hooks)
-        self._negotiation = NegotiationStage(self._s, **hooks)
-        self._award = AwardStage(self._s, **hooks)
+        self._assurance = AssuranceStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
+        self._negotiation = NegotiationStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
+        self._award = AwardStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
 
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
@@ -377,9 +376,12 @@ class JointBuyWorkflow:
         self._count()
         priced = self._check_bid(cmd)
         bid = self._negotiation.submit(cmd, priced)
-        receipt = await self._receipt(bid.seq)
         neg = self._s.negotiation
-        assert neg is not None
+        assert neg is not None and neg.round_deadline is not None
+        # The round as this bid left it: by the time the bid is recorded, the round may have closed
+        # (this bid may have been the last one it waited for) and the next one opened.
+        closes_at, extensions_used = neg.round_deadline, neg.extensions_used
+        receipt = await self._receipt(bid.seq)
         return BidReceipt(
             **receipt.model_dump(),
             round=bid.round,
@@ -387,9 +389,8 @@ class JointBuyWorkflow:
             evaluated_unit_price=bid.evaluated_unit_price,
             previous_unit_price=priced.previous,
             committed_quantity=bid_rules.committed_quantities(self._s)[bid.lot_id],
-            # The round this bid was in may have closed (early) before the bid was recorded.
-            round_closes_at=neg.round_deadline or bid.submitted_at,
-            extensions_used=neg.extensions_used if neg.round == bid.round else 0,
+            round_closes_at=closes_at,
+            extensions_used=extensions_used,
             tiers=bid.tiers,
         )
 

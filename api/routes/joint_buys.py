@@ -120,4 +120,4 @@ async def get_events(
     async with pool.acquire() as conn:
         row = await load_buy(conn, buy_id, caller)
         events = await fetch_events(conn, buy_id=buy_id, after=after, limit=limit)
-    return [dict(e) for e in events if event_visible(e, caller, row["lead"])]
+    return [dict(e) for e in events if event_visible(e, caller, row["lead"], row["stage"])]
