@@ -13,7 +13,19 @@ from fastapi import FastAPI, Request, Response
 from api.gateway import BuyGateway
 from api.metrics import RequestMetrics
 from api.problems import install_problem_handlers
-from api.routes import api_keys, assurance, councils, demand, health, joint_buys, registry, suppliers
+from api.routes import (
+    api_keys,
+    assurance,
+    award,
+    bids,
+    councils,
+    demand,
+    health,
+    joint_buys,
+    ocds,
+    registry,
+    suppliers,
+)
 from db.pool import create_pool
 from jointbuy.config import Settings, get_settings
 
@@ -60,7 +72,19 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     install_problem_handlers(app)
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_bind_request)
-    for module in (health, api_keys, councils, joint_buys, demand, registry, suppliers, assurance):
+    for module in (
+        health,
+        api_keys,
+        councils,
+        joint_buys,
+        demand,
+        registry,
+        suppliers,
+        assurance,
+        bids,
+        award,
+        ocds,
+    ):
         app.include_router(module.router)
     return app
 

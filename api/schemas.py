@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Role
 from procurement.models import BuyTerms, DemandLine, SignUpLine, Stage
+from procurement.pricing import MAX_TIERS
+from workflows.messages import CorrectedMarks
 
 GssCode = Annotated[str, Field(pattern=r"^[ENSW]\d{8}$", examples=["E06000001"])]
 
@@ -94,3 +96,73 @@ class ImportCounts(BaseModel):
     read: int
     inserted: int
     updated: int
+
+
+Mark = Annotated[int, Field(ge=0, le=100, examples=[70])]
+
+
+class BidSubmission(BaseModel):
+    """A sealed bid for one lot: a unit-price ladder by volume. The ladder's rules (quantities
+    increasing, prices above zero with at most 2 decimal places, no dearer tier for more volume)
+    are the workflow's, so a broken rule comes back as a 422 naming the tier."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lot_id": "laptops",
+                    "tiers": [
+                        {"min_quantity": 1, "unit_price": "899.00"},
+                        {"min_quantity": 1000, "unit_price": "829.50"},
+                    ],
+                }
+            ]
+        },
+    )
+    lot_id: str = Field(min_length=1, max_length=64)
+    tiers: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_TIERS)
+
+
+class ScoresEntry(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"supplier": "01234567", "lot_id": "laptops", "quality": 70, "social_value": 55}]
+        },
+    )
+    supplier: str = Field(min_length=1, max_length=64)
+    lot_id: str = Field(min_length=1, max_length=64)
+    quality: Mark
+    social_value: Mark
+
+
+class ChallengeLodge(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"grounds": "our quality answers were marked against the wrong lot"}]
+        },
+    )
+    grounds: str = Field(min_length=1, max_length=10_000)
+
+
+class ChallengeDecision(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"outcome": "dismissed", "note": "the marking followed the published criteria"},
+                {
+                    "outcome": "upheld",
+                    "note": "quality re-marked",
+                    "remedy": "re-evaluate",
+                    "corrected_scores": [{"lot_id": "laptops", "quality": 85, "social_value": 60}],
+                },
+            ]
+        },
+    )
+    outcome: Literal["dismissed", "upheld"]
+    note: str = Field(default="", max_length=10_000)
+    remedy: Literal["re-evaluate", "cancel"] = "re-evaluate"
+    corrected_scores: list[CorrectedMarks] = Field(default_factory=list, max_length=50)

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from api.auth import Principal, Role
 from api.problems import Problem
+from db import award as award_q
 from db import buys as q
+from procurement.pricing import PENNY
 
 # Events that concern one council or one supplier: only that party, the lead and operators see them.
 COUNCIL_EVENTS = frozenset({"demand.registered", "demand.withdrawn", "sign_up.confirmed"})
-SUPPLIER_EVENTS = frozenset({"supplier.registered", "assurance.checked", "exclusion.decided"})
+SUPPLIER_EVENTS = frozenset(
+    {
+        "supplier.registered",
+        "assurance.checked",
+        "exclusion.decided",
+        "assessment.summary",
+        "challenge.lodged",
+        "challenge.decided",
+    }
+)
+# The lead's working: every supplier's rank after a round, the marks it gives.
+LEAD_EVENTS = frozenset({"round.closed", "score.entered"})
+# Bids are sealed until negotiation is over: before then only the bidder sees its own.
+SEALED_STAGES = frozenset({"draft", "demand", "sign_up", "assurance", "negotiation"})
 
 
 def can_see_everything(principal: Principal, lead: str) -> bool:
@@ -65,16 +81,115 @@ async def buy_view(conn: Any, row: Any, principal: Principal) -> dict[str, Any]:
             for lot in lots
         ],
         "aggregate": await aggregate_view(conn, buy_id),
-        "round": None,
+        "round": round_view(row),
+        "standstill": standstill_view(row),
         "terms": {k: v for k, v in terms.items() if k not in ("title", "description", "lots")},
     }
     if principal.role == Role.COUNCIL:
         body |= await council_view(conn, buy_id, principal.organisation_id)
+    if principal.role == Role.SUPPLIER:
+        mine = await supplier_bids_view(conn, buy_id, principal.organisation_id)
+        latest: dict[str, dict[str, Any]] = {}
+        for r in mine["ranks"]:
+            latest[r["lot_id"]] = {"round": r["round"], "rank": r["rank"], "bidders": r["bidders"]}
+        body |= {"bids": mine["bids"], "ranks": latest}
     if can_see_everything(principal, row["lead"]):
         body["councils"] = [
             {"council": r["council"], "status": r["status"], "updated_at": r["updated_at"]}
             for r in await q.council_statuses(conn, buy_id=buy_id)
         ]
+        body |= await bidding_view(conn, row)
+    return body
+
+
+def money(value: Any) -> str | None:
+    """GBP as a decimal string with pence, e.g. "949.99"."""
+    return None if value is None else str(Decimal(str(value)).quantize(PENNY))
+
+
+def tiers_view(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"min_quantity": t["min_quantity"], "unit_price": money(t["unit_price"])} for t in tiers]
+
+
+def round_view(row: Any) -> dict[str, Any] | None:
+    """The open (or last) negotiation round; None before the first one opens."""
+    if row["current_round"] is None:
+        return None
+    return {
+        "number": row["current_round"],
+        "rounds": row["rounds"],
+        "closes_at": row["round_closes_at"],
+        "extensions_used": row["round_extensions_used"],
+        "best_and_final": row["best_and_final"],
+        "open": row["round_open"],
+    }
+
+
+def standstill_view(row: Any) -> dict[str, Any] | None:
+    """The standstill the latest award notice started (`working_days_left` is set while a challenge
+    has it suspended); None before any notice."""
+    if row["standstill_notice_on"] is None:
+        return None
+    return {
+        "notice_on": row["standstill_notice_on"],
+        "working_days": row["standstill_days"],
+        "calendar": row["standstill_calendar"],
+        "last_day": row["standstill_last_day"],
+        "contracts_from": row["contracts_from"],
+        "working_days_left": row["standstill_days_left"],
+    }
+
+
+async def supplier_bids_view(conn: Any, buy_id: str, company_number: str) -> dict[str, Any]:
+    """A supplier's own bids and its rank after each closed round: never another supplier's price."""
+    bids = await award_q.supplier_bids(conn, buy_id=buy_id, company_number=company_number)
+    ranks = await award_q.supplier_ranks(conn, buy_id=buy_id, company_number=company_number)
+    return {
+        "bids": [
+            {
+                "round": b["round"],
+                "lot_id": b["lot_id"],
+                "tiers": tiers_view(b["tiers"]),
+                "evaluated_unit_price": money(b["evaluated_unit_price"]),
+                "previous_unit_price": money(b["previous_unit_price"]),
+                "submitted_at": b["submitted_at"],
+            }
+            for b in bids
+        ],
+        "ranks": [
+            {"round": r["round"], "lot_id": r["lot_id"], "rank": r["rank"], "bidders": r["bidders"]}
+            for r in ranks
+        ],
+    }
+
+
+async def bidding_view(conn: Any, row: Any) -> dict[str, Any]:
+    """For the lead and operators: bid counts while bids are sealed, the final tenders after."""
+    buy_id = row["buy_id"]
+    counts = await award_q.bid_counts(conn, buy_id=buy_id, current_round=row["current_round"])
+    body: dict[str, Any] = {
+        "bidding": {
+            c["lot_id"]: {
+                "bids": c["bids"],
+                "bidders": c["bidders"],
+                "bidders_this_round": c["bidders_this_round"],
+            }
+            for c in counts
+        }
+    }
+    if row["stage"] not in SEALED_STAGES:
+        tenders: dict[str, list[dict[str, Any]]] = {}
+        for b in await award_q.final_bids(conn, buy_id=buy_id):
+            tenders.setdefault(b["lot_id"], []).append(
+                {
+                    "company_number": b["company_number"],
+                    "name": b["name"],
+                    "round": b["round"],
+                    "evaluated_unit_price": money(b["evaluated_unit_price"]),
+                    "submitted_at": b["submitted_at"],
+                }
+            )
+        body["tenders"] = tenders
     return body
 
 
@@ -113,15 +228,33 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
     }
 
 
-def event_visible(event: Any, principal: Principal, lead: str) -> bool:
-    private = event["type"] in COUNCIL_EVENTS or event["type"] in SUPPLIER_EVENTS
-    if not private or can_see_everything(principal, lead):
-        return True
-    if event["type"] in COUNCIL_EVENTS:
-        council = event["data"].get("council")
-        return principal.role == Role.COUNCIL and council == principal.organisation_id
-    company = event["data"].get("company_number")
+def _is_council(principal: Principal, council: Any) -> bool:
+    return principal.role == Role.COUNCIL and council == principal.organisation_id
+
+
+def _is_supplier(principal: Principal, company: Any) -> bool:
     return principal.role == Role.SUPPLIER and company == principal.organisation_id
+
+
+def event_visible(event: Any, principal: Principal, lead: str, stage: str | None = None) -> bool:
+    """Whether the caller may see this audit-log event. `stage` is the buy's current stage: a bid
+    is shown to the lead and operators only once negotiation is over (unknown stage: still sealed)."""
+    kind, data = event["type"], event["data"]
+    if kind == "bid.submitted":
+        if _is_supplier(principal, data.get("company_number")):
+            return True
+        return can_see_everything(principal, lead) and stage is not None and stage not in SEALED_STAGES
+    if can_see_everything(principal, lead):
+        return True
+    if kind in LEAD_EVENTS:
+        return False
+    if kind in COUNCIL_EVENTS:
+        return _is_council(principal, data.get("council"))
+    if kind in SUPPLIER_EVENTS:
+        return _is_supplier(principal, data.get("company_number"))
+    if kind == "contract.created":
+        return _is_council(principal, data.get("council")) or _is_supplier(principal, data.get("supplier"))
+    return True
 
 
 async def assurance_view(conn: Any, buy_id: str, only: str | None) -> list[dict[str, Any]]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 SELECT_BUY = """
-SELECT buy_id, lead, title, stage, stage_deadline, terms, outcome_reason, created_at, updated_at
+SELECT buy_id, lead, title, stage, stage_deadline, terms, outcome_reason, created_at, updated_at,
+       current_round, rounds, best_and_final, round_open, round_closes_at, round_extensions_used,
+       notice_published_at, standstill_notice_on, standstill_days, standstill_calendar,
+       standstill_last_day, contracts_from, standstill_days_left
 FROM joint_buys WHERE buy_id = $1
 """
 SELECT_BUYS = """

@@ -3,8 +3,9 @@ the real persistence activities on a real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,100 @@ class Api:
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()
         return body
+
+    async def wait_for(
+        self, url: str, headers: dict[str, str], predicate: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        """GET `url` until the answer meets `predicate` (the workflow moves on by itself)."""
+        body: dict[str, Any] = {}
+        for _ in range(300):
+            body = (await self.http.get(url, headers=headers)).json()
+            if predicate(body):
+                return body
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"condition not met; last answer {body}")
+
+    async def supplier(self, number: str, *, status: str = "active") -> dict[str, str]:
+        """A supplier's token, with its company in the register and full assurance evidence on file."""
+        r = await self.http.put(
+            f"/v1/registry/companies/{number}",
+            json={"name": f"Supplier {number}", "status": status},
+            headers=self.admin,
+        )
+        assert r.status_code == 200, r.text
+        token = await self.token("supplier", number)
+        r = await self.http.put(
+            f"/v1/suppliers/{number}/profile", json=supplier_profile(number), headers=token
+        )
+        assert r.status_code == 200, r.text
+        return token
+
+    async def negotiating_buy(
+        self,
+        lead_org: str,
+        demand: dict[str, list[dict[str, Any]]],
+        suppliers: dict[str, str],
+        *,
+        sign_up: dict[str, list[dict[str, Any]]] | None = None,
+        **overrides: Any,
+    ) -> Buy:
+        """A buy driven through the real workflow into negotiation: every council in `demand`
+        registers and signs up (its demanded quantities unless `sign_up` says otherwise), every
+        supplier in `suppliers` (company number -> register status) registers interest and is
+        assured. Returns once round 1 is open."""
+        lead = await self.token("lead", lead_org)
+        created = await self.create_buy(lead, **overrides)
+        buy = Buy(id=created["id"], lead=lead)
+        for gss, lines in demand.items():
+            buy.councils[gss] = await self.token("council", gss)
+            r = await self.http.put(f"{buy.url}/demand", json={"lines": lines}, headers=buy.councils[gss])
+            assert r.status_code == 200, r.text
+        for number, status in suppliers.items():
+            buy.suppliers[number] = await self.supplier(number, status=status)
+            r = await self.http.post(f"{buy.url}/suppliers", headers=buy.suppliers[number])
+            assert r.status_code == 201, r.text
+        await self.close(buy, "demand")
+        for gss, token in buy.councils.items():
+            lines = (sign_up or {}).get(gss) or [
+                {"lot_id": line["lot_id"], "quantity": line["quantity"]} for line in demand[gss]
+            ]
+            r = await self.http.post(f"{buy.url}/sign-up", json={"lines": lines}, headers=token)
+            assert r.status_code == 201, r.text
+        await self.close(buy, "sign_up")
+        body = await self.wait_for(buy.url, lead, lambda b: b["stage"] != "assurance")
+        assert body["stage"] == "negotiation", body
+        await self.wait_for(buy.url, lead, lambda b: b["round"] is not None)
+        return buy
+
+    async def close(self, buy: Buy, stage: str) -> None:
+        r = await self.http.post(f"{buy.url}/close-stage", json={"stage": stage}, headers=buy.lead)
+        assert r.status_code == 200, r.text
+
+
+@dataclass
+class Buy:
+    """A buy under test and the tokens of everyone in it."""
+
+    id: str
+    lead: dict[str, str]
+    councils: dict[str, dict[str, str]] = field(default_factory=dict)
+    suppliers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"/v1/joint-buys/{self.id}"
+
+
+def supplier_profile(number: str) -> dict[str, Any]:
+    """Evidence that passes every assurance check of `buy_body`'s requirements."""
+    return {
+        "name": f"Supplier {number} Ltd",
+        "annual_turnover_gbp": "25000000",
+        "employers_liability_gbp": "10000000",
+        "certifications": ["cyber_essentials_plus"],
+        "modern_slavery_statement": True,
+        "carbon_reduction_plan": True,
+    }
 
 
 def buy_body(**overrides: Any) -> dict[str, Any]:

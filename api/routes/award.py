@@ -1,0 +1,233 @@
+"""After evaluation: the award and its assessment summaries, challenges during standstill, and each
+council's contract, each shaped by who is asking."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from api.auth import Principal, Role
+from api.deps import Caller, Gateway, LeadCaller, Pool, require
+from api.idempotency import idempotent
+from api.problems import Problem
+from api.schemas import ChallengeDecision, ChallengeLodge
+from api.views import can_see_everything, load_buy, money, standstill_view
+from db import award as q
+from db.buys import buy_lots
+from workflows.joint_buy import JointBuyWorkflow
+from workflows.messages import ChallengeReceipt, DecideChallenge, LodgeChallenge
+
+router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["award"])
+SupplierCaller = Annotated[Principal, Depends(require(Role.SUPPLIER))]
+ChallengeId = Annotated[str, Path(min_length=1, max_length=64, examples=["ch-1"])]
+CONTRACT_MONEY = (
+    "unit_price",
+    "total",
+    "baseline_unit_price",
+    "baseline_total",
+    "saving",
+    "standalone_unit_price",
+    "aggregation_dividend",
+)
+
+
+def _challenge(r: Any) -> dict[str, Any]:
+    return {
+        "challenge_id": r["challenge_id"],
+        "supplier": r["company_number"],
+        "grounds": r["grounds"],
+        "lodged_at": r["lodged_at"],
+        "working_days_left": r["working_days_left"],
+        "status": r["status"],
+        "note": r["note"] or None,
+        "remedy": r["remedy"],
+        "corrected_scores": r["corrected_scores"],
+        "decided_by": r["decided_by"],
+        "decided_at": r["decided_at"],
+    }
+
+
+@router.post("/challenges", status_code=201)
+async def lodge_challenge(
+    buy_id: str, body: ChallengeLodge, request: Request, pool: Pool, gateway: Gateway, caller: SupplierCaller
+) -> Response:
+    """Challenge the award during standstill (a supplier that bid); the buy is suspended."""
+    async with pool.acquire() as conn:
+        await load_buy(conn, buy_id, caller)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = LodgeChallenge(company_number=caller.organisation_id, grounds=body.grounds)
+        receipt = await gateway.update(buy_id, JointBuyWorkflow.lodge_challenge, cmd)
+        assert isinstance(receipt, ChallengeReceipt)
+        return 201, {
+            "challenge_id": receipt.challenge_id,
+            "buy_id": buy_id,
+            "seq": receipt.seq,
+            "stage": receipt.stage.value,
+            "working_days_left": receipt.days_left,
+        }
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.post("/challenges/{challenge_id}/decision")
+async def decide_challenge(
+    buy_id: str,
+    challenge_id: ChallengeId,
+    body: ChallengeDecision,
+    request: Request,
+    pool: Pool,
+    gateway: Gateway,
+    caller: LeadCaller,
+) -> Response:
+    """Dismiss a challenge (standstill resumes) or uphold it (re-evaluate or cancel)."""
+    async with pool.acquire() as conn:
+        await load_buy(conn, buy_id, caller)
+
+    async def produce() -> tuple[int, Any]:
+        cmd = DecideChallenge(challenge_id=challenge_id, actor=caller.actor, **body.model_dump())
+        receipt = await gateway.update(buy_id, JointBuyWorkflow.decide_challenge, cmd)
+        async with pool.acquire() as conn:
+            rows = await q.challenges(conn, buy_id=buy_id, challenge_id=challenge_id)
+        return 200, {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _challenge(rows[0])
+
+    return await idempotent(request, pool, caller, produce)
+
+
+@router.get("/challenges")
+async def list_challenges(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
+    """Challenges: the lead and operators see all, a supplier its own."""
+    async with pool.acquire() as conn:
+        row = await load_buy(conn, buy_id, caller)
+        if can_see_everything(caller, row["lead"]):
+            rows = await q.challenges(conn, buy_id=buy_id)
+        elif caller.role == Role.SUPPLIER:
+            rows = await q.challenges(conn, buy_id=buy_id, company_number=caller.organisation_id)
+        else:
+            raise Problem(403, "challenges are for the lead and the supplier that lodged each")
+    return {"buy_id": buy_id, "stage": row["stage"], "challenges": [_challenge(r) for r in rows]}
+
+
+def _summary(r: Any) -> dict[str, Any]:
+    return {
+        "company_number": r["company_number"],
+        "rank": r["rank"],
+        "tenders": r["tenders"],
+        "successful": r["successful"],
+        "own": r["own"],
+        "winning": r["winning"],
+        "recorded_at": r["recorded_at"],
+    }
+
+
+async def _summaries(conn: Any, row: Any, caller: Principal) -> dict[str, list[dict[str, Any]]]:
+    """Every summary for the lead and operators, a supplier's own, none for a council."""
+    if can_see_everything(caller, row["lead"]):
+        rows = await q.assessment_summaries(conn, buy_id=row["buy_id"])
+    elif caller.role == Role.SUPPLIER:
+        rows = await q.assessment_summaries(conn, buy_id=row["buy_id"], company_number=caller.organisation_id)
+    else:
+        rows = []
+    by_lot: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_lot.setdefault(r["lot_id"], []).append(_summary(r))
+    return by_lot
+
+
+def _lot_status(stage: str) -> str:
+    return {"awarded": "awarded", "cancelled": "cancelled"}.get(stage, "notified")
+
+
+@router.get("/award")
+async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
+    """The award per lot: winner, unit price, total value and the assessment summaries (409 before)."""
+    async with pool.acquire() as conn:
+        row = await load_buy(conn, buy_id, caller)
+        awards = {a["lot_id"]: a for a in await q.lot_awards(conn, buy_id=buy_id)}
+        if row["notice_published_at"] is None or not awards:
+            raise Problem(409, f"joint buy {buy_id} has no award notice yet; it is in {row['stage']}")
+        lots = await buy_lots(conn, buy_id=buy_id)
+        summaries = await _summaries(conn, row, caller)
+    out = []
+    for lot in lots:
+        a = awards.get(lot["lot_id"])
+        if a is None:
+            status = lot["status"] if lot["status"] != "open" else "not_awarded"
+            out.append(
+                {"lot_id": lot["lot_id"], "status": status, "winner": None, "assessment_summaries": []}
+            )
+            continue
+        out.append(
+            {
+                "lot_id": lot["lot_id"],
+                "status": _lot_status(row["stage"]),
+                "winner": {"company_number": a["company_number"], "name": a["name"]},
+                "unit_price": money(a["unit_price"]),
+                "committed_quantity": a["committed_quantity"],
+                "total_value": money(a["value"]),
+                "total_score": str(a["total_score"]),
+                "tenders": a["tenders"],
+                "assessment_summaries": summaries.get(lot["lot_id"], []),
+            }
+        )
+    return {
+        "buy_id": buy_id,
+        "stage": row["stage"],
+        "notice_published_at": row["notice_published_at"],
+        "standstill": standstill_view(row),
+        "lots": out,
+    }
+
+
+def _contract(r: Any) -> dict[str, Any]:
+    return {
+        "council": r["council"],
+        "council_name": r["council_name"],
+        "lot": r["lot_id"],
+        "supplier": r["supplier"],
+        "supplier_name": r["supplier_name"],
+        "quantity": r["quantity"],
+        **{name: money(r[name]) for name in CONTRACT_MONEY},
+        "created_at": r["created_at"],
+    }
+
+
+def _totals(rows: list[Any]) -> dict[str, Any]:
+    def total(name: str) -> str | None:
+        return money(sum((r[name] for r in rows), Decimal(0)))
+
+    return {
+        "contracts": len(rows),
+        "quantity": sum(r["quantity"] for r in rows),
+        **{name: total(name) for name in ("total", "baseline_total", "saving", "aggregation_dividend")},
+    }
+
+
+@router.get("/contracts")
+async def get_contracts(
+    buy_id: str,
+    pool: Pool,
+    caller: Caller,
+    council: str | None = Query(None, pattern=r"^[ENSW]\d{8}$", description="only this council's"),
+) -> dict[str, Any]:
+    """Per-council contracts: a council sees its own, a supplier those it won, the lead all."""
+    async with pool.acquire() as conn:
+        row = await load_buy(conn, buy_id, caller)
+        if can_see_everything(caller, row["lead"]):
+            rows = await q.contracts(conn, buy_id=buy_id, council=council)
+        elif caller.role == Role.COUNCIL:
+            if council is not None and council != caller.organisation_id:
+                raise Problem(403, f"your token acts for {caller.organisation_id}, not {council}")
+            rows = await q.contracts(conn, buy_id=buy_id, council=caller.organisation_id)
+        elif caller.role == Role.SUPPLIER:
+            rows = await q.contracts(conn, buy_id=buy_id, council=council, supplier=caller.organisation_id)
+        else:
+            raise Problem(403, "contracts are for the lead, each council and the winning suppliers")
+    return {
+        "buy_id": buy_id,
+        "stage": row["stage"],
+        "contracts": [_contract(r) for r in rows],
+        "totals": _totals(rows),
+    }
