@@ -15,7 +15,13 @@ from procurement.errors import DomainError, ErrorKind, conflict, invalid
 from procurement.models import BuyState, Challenge, LotAward, Marks, Stage, StandstillState
 from procurement.pricing import ContractLine, ScoredTender, contract_line, score
 from procurement.rounds import as_evaluated, committed_quantities, final_bids, forbidden
-from procurement.standstill import contracts_from, resume_standstill, standstill_end, working_days_left
+from procurement.standstill import (
+    contracts_from,
+    next_working_day,
+    resume_standstill,
+    standstill_end,
+    working_days_left,
+)
 from procurement.suppliers import open_lots
 
 Remedy = Literal["re-evaluate", "cancel"]
@@ -156,12 +162,17 @@ def suspend(standstill: StandstillState, today: date) -> StandstillState:
 
 
 def resume(standstill: StandstillState, today: date) -> StandstillState:
-    """A dismissed challenge restarts the clock with the days that were left, counted from today."""
+    """A dismissed challenge restarts the clock with the days that were left, counted from the
+    working day after the decision: the day of suspension was counted as used, so counting the
+    decision day too would count a challenge lodged and dismissed on one day twice, and shorten the
+    statutory period. With nothing left, contracts may be entered into from the decision day."""
     left = standstill.days_left or 0
+    cal = standstill.calendar
+    start = next_working_day(today, cal) if left else today
     return standstill.model_copy(
         update={
-            "last_day": resume_standstill(today, left, standstill.calendar),
-            "contracts_from": contracts_from(today, left, standstill.calendar),
+            "last_day": resume_standstill(start, left, cal),
+            "contracts_from": contracts_from(start, left, cal),
             "suspended_on": None,
             "days_left": None,
         }

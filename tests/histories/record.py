@@ -1,11 +1,13 @@
 """Record the workflow histories that `tests/workflows/test_replay.py` replays.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record [demand_sign_up] [negotiation_award]
 
-Drives one joint buy through demand and sign-up on the time-skipping test server (events go to an
-in-memory stand-in for `record_events`; supplier checks are the real activities over in-memory
-registries) and writes its history as JSON next to this file. Re-record only on purpose: a
-recorded history is what an already-running buy looks like, and the workflow must keep replaying it.
+Drives joint buys on the time-skipping test server (events go to an in-memory stand-in for
+`record_events`; supplier checks are the real activities over in-memory registries) and writes each
+history as JSON next to this file: `demand_sign_up` (demand and sign-up, cancelled in assurance) and
+`negotiation_award` (the whole lifecycle through rounds, evaluation, standstill and a dismissed
+challenge to the award). With no names, both. Re-record only on purpose: a recorded history is what
+an already-running buy looks like, and the workflow must keep replaying it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -32,19 +38,25 @@ from workflows.messages import (
     RECORD_EVENTS,
     Cancel,
     CloseStage,
+    DecideChallenge,
+    EnterScores,
     JointBuyInput,
+    LodgeChallenge,
     RecordEvents,
     RegisterDemand,
     RegisterSupplier,
     SignUp,
+    SubmitBid,
     WithdrawDemand,
 )
 
 HERE = Path(__file__).resolve().parent
 DEMAND_SIGN_UP = HERE / "demand_sign_up.json"
+NEGOTIATION_AWARD = HERE / "negotiation_award.json"
 WORKFLOW_ID = "jb-replay-demand-sign-up"
+NEGOTIATION_AWARD_ID = "jb-replay-negotiation-award"
 TASK_QUEUE = "record-histories"
-CLEAN, FLAGGED = "00000001", "00000002"
+CLEAN, FLAGGED, CLEAN_TOO = "00000001", "00000002", "00000003"
 
 
 @dataclass
@@ -132,12 +144,7 @@ async def drive_demand_sign_up(env: WorkflowEnvironment, task_queue: str) -> str
     assert receipt.stage == Stage.ASSURANCE, receipt
 
     # Wait for the checks: the clean supplier qualifies, the other waits for the lead's decision.
-    for _ in range(200):
-        state = await handle.query(JointBuyWorkflow.get_state)
-        if all(e.status != "registered" for e in state.suppliers.values()):
-            break
-        await asyncio.sleep(0.05)
-    statuses = {c: e.status for c, e in state.suppliers.items()}
+    statuses = await _until_checked(handle)
     assert statuses == {CLEAN: "qualified", FLAGGED: "flagged"}, statuses
 
     await handle.execute_update(JointBuyWorkflow.cancel, Cancel(reason="budget withdrawn", actor="CCS"))
@@ -147,7 +154,108 @@ async def drive_demand_sign_up(env: WorkflowEnvironment, task_queue: str) -> str
     return history.to_json()
 
 
-async def record(path: Path = DEMAND_SIGN_UP) -> Path:
+async def _until_checked(handle: WorkflowHandle[Any, Any]) -> dict[str, str]:
+    """Wait for the assurance checks to decide every registered supplier."""
+    for _ in range(200):
+        state = await handle.query(JointBuyWorkflow.get_state)
+        if all(e.status != "registered" for e in state.suppliers.values()):
+            break
+        await asyncio.sleep(0.05)
+    return {c: e.status for c, e in state.suppliers.items()}
+
+
+async def drive_negotiation_award(env: WorkflowEnvironment, task_queue: str) -> str:
+    """Demand and sign-up (two councils), assurance (two clean suppliers), two rounds (the first closes
+    early; in the second a last-minute bid extends the deadline, then every supplier has bid),
+    evaluation, 8 working days of standstill, a challenge the lead dismisses, award."""
+    client = env.client
+    state = new_state(
+        NEGOTIATION_AWARD_ID,
+        await env.get_current_time(),
+        negotiation={"rounds": 2, "extension_window": timedelta(minutes=5)},
+    )
+    handle = await client.start_workflow(
+        JointBuyWorkflow.run,
+        JointBuyInput(state=state),
+        id=NEGOTIATION_AWARD_ID,
+        task_queue=task_queue,
+        search_attributes=initial_search_attributes(state),
+    )
+    await handle.execute_update(JointBuyWorkflow.confirm_started)
+    demand = {"E06000001": [_demand("laptops", 120), _demand("monitors", 10, "180.00")],
+              "E06000002": [_demand("laptops", 60, "940.00")]}  # fmt: skip
+    for council, lines in demand.items():
+        cmd = RegisterDemand(council=council, lines=lines)
+        await handle.execute_update(JointBuyWorkflow.register_demand, cmd)
+    for number in (CLEAN, CLEAN_TOO):
+        await handle.execute_update(
+            JointBuyWorkflow.register_supplier,
+            RegisterSupplier(company_number=number, name=f"Supplier {number} Ltd"),
+        )
+    await handle.execute_update(JointBuyWorkflow.close_stage, CloseStage(stage=Stage.DEMAND, actor="CCS"))
+    for council, lines in demand.items():
+        signed = [_sign(line.lot_id, line.quantity) for line in lines]
+        await handle.execute_update(JointBuyWorkflow.sign_up, SignUp(council=council, lines=signed))
+    await handle.execute_update(JointBuyWorkflow.close_stage, CloseStage(stage=Stage.SIGN_UP, actor="CCS"))
+    statuses = await _until_checked(handle)
+    assert statuses == {CLEAN: "qualified", CLEAN_TOO: "qualified"}, statuses
+
+    async def bid(supplier: str, lot: str, *tiers: tuple[int, str]) -> Any:
+        ladder = [{"min_quantity": q, "unit_price": p} for q, p in tiers]
+        cmd = SubmitBid(company_number=supplier, lot_id=lot, tiers=ladder)
+        return await handle.execute_update(JointBuyWorkflow.submit_bid, cmd)
+
+    # Round 1: both suppliers bid on both lots, so it closes early.
+    await bid(CLEAN, "laptops", (1, "900.00"), (100, "850.00"))
+    await bid(CLEAN, "monitors", (1, "175.00"))
+    await bid(CLEAN_TOO, "laptops", (1, "880.00"))
+    await bid(CLEAN_TOO, "monitors", (1, "170.00"))
+    # Round 2: one bids early; the other in the last minute (extended), then the round is complete.
+    early = await bid(CLEAN, "laptops", (1, "890.00"), (100, "840.00"))
+    assert early.round == 2, early
+    await env.sleep(early.round_closes_at - await env.get_current_time() - timedelta(minutes=1))
+    late = await bid(CLEAN_TOO, "laptops", (1, "860.00"))
+    assert (late.round, late.extensions_used) == (2, 1), late
+    await bid(CLEAN, "monitors", (1, "172.00"))
+    await bid(CLEAN_TOO, "monitors", (1, "165.00"))
+
+    # Evaluation: CLEAN wins laptops (840.00, better marks), CLEAN_TOO monitors (165.00, better marks).
+    marks = {
+        (CLEAN, "laptops"): 90,
+        (CLEAN_TOO, "laptops"): 40,
+        (CLEAN, "monitors"): 50,
+        (CLEAN_TOO, "monitors"): 60,
+    }
+    for (supplier, lot), quality in marks.items():
+        cmd = EnterScores(company_number=supplier, lot_id=lot, quality=quality, social_value=50, actor="CCS")
+        receipt = await handle.execute_update(JointBuyWorkflow.enter_scores, cmd)
+    assert receipt.stage == Stage.STANDSTILL, receipt
+
+    # Standstill: the loser on laptops challenges two days in; the lead dismisses it four days later
+    # and the days that were left run again from then.
+    await env.sleep(timedelta(days=2))
+    lodge = LodgeChallenge(company_number=CLEAN_TOO, grounds="the quality marks were inconsistent")
+    await handle.execute_update(JointBuyWorkflow.lodge_challenge, lodge)
+    await env.sleep(timedelta(days=4))
+    dismiss = DecideChallenge(
+        challenge_id="ch-1", outcome="dismissed", note="marks were consistent", actor="CCS"
+    )
+    await handle.execute_update(JointBuyWorkflow.decide_challenge, dismiss)
+    outcome = await handle.result()
+    assert outcome.stage == Stage.AWARDED, outcome
+    history = await handle.fetch_history()
+    return history.to_json()
+
+
+Drive = Callable[[WorkflowEnvironment, str], Awaitable[str]]
+HISTORIES: dict[str, tuple[Drive, Path]] = {
+    "demand_sign_up": (drive_demand_sign_up, DEMAND_SIGN_UP),
+    "negotiation_award": (drive_negotiation_award, NEGOTIATION_AWARD),
+}
+
+
+async def record(name: str = "demand_sign_up") -> Path:
+    drive, path = HISTORIES[name]
     server = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=server
@@ -162,7 +270,7 @@ async def record(path: Path = DEMAND_SIGN_UP) -> Path:
             workflows=[JointBuyWorkflow],
             activities=[log.record_events, *checks.all()],
         ):
-            history = await drive_demand_sign_up(env, TASK_QUEUE)
+            history = await drive(env, TASK_QUEUE)
     finally:
         await env.shutdown()
     path.write_text(history + "\n", encoding="utf-8")
@@ -170,8 +278,9 @@ async def record(path: Path = DEMAND_SIGN_UP) -> Path:
 
 
 def main() -> None:
-    path = asyncio.run(record())
-    print(f"recorded {path}", flush=True)
+    for name in sys.argv[1:] or list(HISTORIES):
+        path = asyncio.run(record(name))
+        print(f"recorded {path}", flush=True)
     sys.stderr.flush()
     # The SDK's runtime can abort at interpreter exit after a test server shut down (a known,
     # rare crash): the recording is written, so end here with an honest 0. Failures raise above.

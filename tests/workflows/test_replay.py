@@ -23,18 +23,55 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
-    from procurement.models import Stage
+    from procurement.models import DomainEvent, Stage
     from workflows.joint_buy import JointBuyWorkflow
-    from workflows.messages import BuyOutcome, JointBuyInput
+    from workflows.messages import BuyOutcome, JointBuyInput, RecordEvents
 
 # The sandbox re-imports this module (it defines workflows): nothing at import time may touch the
 # file system, so paths are computed when a test runs.
 DEMAND_SIGN_UP = "demand_sign_up.json"
+NEGOTIATION_AWARD = "negotiation_award.json"
+HISTORIES = [DEMAND_SIGN_UP, NEGOTIATION_AWARD]
+WORKFLOW_IDS = {DEMAND_SIGN_UP: "jb-replay-demand-sign-up", NEGOTIATION_AWARD: "jb-replay-negotiation-award"}
 
 
 def load(name: str) -> WorkflowHistory:
     path = Path(__file__).resolve().parents[1] / "histories" / name
-    return WorkflowHistory.from_json("jb-replay-demand-sign-up", path.read_text(encoding="utf-8"))
+    return WorkflowHistory.from_json(WORKFLOW_IDS[name], path.read_text(encoding="utf-8"))
+
+
+def updates(history: WorkflowHistory) -> list[str]:
+    return [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+
+
+def outcome_of(history: WorkflowHistory) -> BuyOutcome:
+    last = history.events[-1]
+    assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    [outcome] = pydantic_data_converter.payload_converter.from_payloads(
+        last.workflow_execution_completed_event_attributes.result.payloads, [BuyOutcome]
+    )
+    assert isinstance(outcome, BuyOutcome)
+    return outcome
+
+
+def domain_events(history: WorkflowHistory) -> list[DomainEvent]:
+    """The buy's events as the workflow handed them to `record_events`."""
+    events: list[DomainEvent] = []
+    for e in history.events:
+        attrs = e.activity_task_scheduled_event_attributes
+        if (
+            e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and attrs.activity_type.name == "record_events"
+        ):
+            [batch] = pydantic_data_converter.payload_converter.from_payloads(
+                attrs.input.payloads, [RecordEvents]
+            )
+            events += batch.events
+    return events
 
 
 def replayer(workflow_class: type) -> Replayer:
@@ -44,12 +81,7 @@ def replayer(workflow_class: type) -> Replayer:
 def test_recorded_history_is_the_full_scenario() -> None:
     """Guard the fixture itself: demand, withdrawal, early closes, sign-ups, checks, cancel."""
     history = load(DEMAND_SIGN_UP)
-    updates = [
-        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-    ]
-    assert updates == [
+    assert updates(history) == [
         "confirm_started",
         *["register_demand"] * 5,
         "withdraw_demand",
@@ -67,16 +99,49 @@ def test_recorded_history_is_the_full_scenario() -> None:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     }
     assert {"record_events", "check_company_status", "check_debarment"} <= activities
-    last = history.events[-1]
-    assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
-    [outcome] = pydantic_data_converter.payload_converter.from_payloads(
-        last.workflow_execution_completed_event_attributes.result.payloads, [BuyOutcome]
-    )
-    assert outcome == BuyOutcome(stage=Stage.CANCELLED, reason="budget withdrawn")
+    assert outcome_of(history) == BuyOutcome(stage=Stage.CANCELLED, reason="budget withdrawn")
 
 
-async def test_demand_and_sign_up_history_replays() -> None:
-    result = await replayer(JointBuyWorkflow).replay_workflow(load(DEMAND_SIGN_UP))
+def test_negotiation_award_history_is_the_whole_lifecycle() -> None:
+    """Guard the fixture: two rounds (an early close; an extension), evaluation, standstill, a
+    dismissed challenge and the award, every stage of it driven by the workflow's own timers."""
+    history = load(NEGOTIATION_AWARD)
+    assert updates(history) == [
+        "confirm_started",
+        *["register_demand"] * 2,
+        *["register_supplier"] * 2,
+        "close_stage",
+        *["sign_up"] * 2,
+        "close_stage",
+        *["submit_bid"] * 8,
+        *["enter_scores"] * 4,
+        "lodge_challenge",
+        "decide_challenge",
+    ]
+    events = domain_events(history)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    stages = [e.data["to"] for e in events if e.type == "stage.changed"]
+    assert stages == [
+        "demand", "sign_up", "assurance", "negotiation", "evaluation",
+        "standstill", "suspended", "standstill", "awarded",
+    ]  # fmt: skip
+    types = [e.type for e in events]
+    assert types.count("round.opened") == 2 and types.count("round.extended") == 1
+    assert [e.data["how"] for e in events if e.type == "round.closed"] == [
+        "closed early: every qualified supplier bid"
+    ] * 2
+    [resumed] = [e for e in events if e.type == "standstill.resumed"]
+    [notice] = [e for e in events if e.type == "award.notice"]
+    assert resumed.data["last_day"] > notice.data["standstill"]["last_day"]  # the challenge held it up
+    assert types.count("contract.created") == 3
+    # The standstill ended by its timer, not by a command.
+    assert any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history.events)
+    assert outcome_of(history) == BuyOutcome(stage=Stage.AWARDED, reason="3 contracts across 2 lots")
+
+
+@pytest.mark.parametrize("name", HISTORIES)
+async def test_recorded_history_replays(name: str) -> None:
+    result = await replayer(JointBuyWorkflow).replay_workflow(load(name))
     assert result.replay_failure is None
 
 
@@ -90,8 +155,9 @@ class Unchanged(JointBuyWorkflow):
         return await super().run(inp)
 
 
-async def test_unchanged_subclass_replays() -> None:
-    result = await replayer(Unchanged).replay_workflow(load(DEMAND_SIGN_UP))
+@pytest.mark.parametrize("name", HISTORIES)
+async def test_unchanged_subclass_replays(name: str) -> None:
+    result = await replayer(Unchanged).replay_workflow(load(name))
     assert result.replay_failure is None
 
 
@@ -121,13 +187,34 @@ class NotifiesOnSignUpClose(JointBuyWorkflow):
         super()._close_sign_up(how)
 
 
+@workflow.defn(name="JointBuyWorkflow")
+class NotifiesOnRoundClose(JointBuyWorkflow):
+    """Changed: an extra activity whenever a negotiation round closes (a supplier notification
+    added without a patch)."""
+
+    @workflow.run
+    async def run(self, inp: JointBuyInput) -> BuyOutcome:
+        return await super().run(inp)
+
+    def _close_window(self) -> None:
+        if self._s.stage == Stage.NEGOTIATION:
+            self._notify = asyncio.create_task(
+                workflow.execute_activity(
+                    "notify_suppliers", "round closed", start_to_close_timeout=timedelta(seconds=10)
+                )
+            )
+        super()._close_window()
+
+
 @pytest.mark.parametrize(
-    ("changed", "why"),
+    ("changed", "name", "why"),
     [
-        (WaitsFirst, "Timer machine does not handle"),
-        (NotifiesOnSignUpClose, "'check_company_status' does not match .* 'notify_councils'"),
+        (WaitsFirst, DEMAND_SIGN_UP, "Timer machine does not handle"),
+        (WaitsFirst, NEGOTIATION_AWARD, "Timer machine does not handle"),
+        (NotifiesOnSignUpClose, DEMAND_SIGN_UP, "'check_company_status' does not match .* 'notify_councils'"),
+        (NotifiesOnRoundClose, NEGOTIATION_AWARD, "Activity machine does not handle"),
     ],
 )
-async def test_changed_workflow_fails_to_replay(changed: type, why: str) -> None:
+async def test_changed_workflow_fails_to_replay(changed: type, name: str, why: str) -> None:
     with pytest.raises(workflow.NondeterminismError, match=why):
-        await replayer(changed).replay_workflow(load(DEMAND_SIGN_UP))
+        await replayer(changed).replay_workflow(load(name))
