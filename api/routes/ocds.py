@@ -1,0 +1,31 @@
+"""Transparency: a joint buy as a public OCDS 1.1 release package, readable without a token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from api.deps import AppSettings, Pool
+from api.ocds import OCDS_PREFIX, SOURCE_EVENTS, build_package, build_releases, ocid_for
+from api.problems import Problem
+from db import ocds as q
+
+router = APIRouter(prefix="/v1/joint-buys", tags=["transparency"])
+
+
+@router.get("/{buy_id}/ocds")
+async def get_ocds(buy_id: str, request: Request, pool: Pool, settings: AppSettings) -> dict[str, Any]:
+    """The buy's OCDS release package: one release per publication point; public, no token."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        buy = await q.find_buy(conn, buy_id=buy_id)
+        if buy is None:
+            raise Problem(404, f"no joint buy {buy_id}")
+        events = await q.public_events(conn, buy_id=buy_id, types=SOURCE_EVENTS)
+        names = await q.council_names(conn, buy_id=buy_id)
+    # A deployment with a registered OCDS prefix sets it in Settings as `ocds_prefix`.
+    prefix = getattr(settings, "ocds_prefix", OCDS_PREFIX)
+    releases = build_releases(buy=buy, events=events, names=names, ocid=ocid_for(buy_id, prefix))
+    if not releases:
+        raise Problem(404, f"joint buy {buy_id} has published nothing yet")
+    return build_package(uri=str(request.url_for("get_ocds", buy_id=buy_id)), releases=releases)
