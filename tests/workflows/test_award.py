@@ -260,8 +260,11 @@ async def test_dismissed_challenge_resumes_standstill_with_the_days_left(
         "last_day": new_last_day.isoformat(),
         "contracts_from": new_contracts_from.isoformat(),
     }
-    # Standstill still runs 8 working days in all: those before the challenge and those after it.
-    assert working_days(notice_on, lodged_on) + working_days(resumed_on, new_last_day) == 8
+    # Standstill still runs 8 working days in all: those up to the challenge and those after the
+    # decision day.
+    assert (
+        working_days(notice_on, lodged_on) + working_days(resumed_on + timedelta(days=1), new_last_day) == 8
+    )
     back = of_type(sink, "stage.changed")[-1]
     assert (back.data["to"], back.data["deadline"]) == (
         "standstill",
