@@ -491,7 +491,9 @@ class JointBuyWorkflow:
             await workflow.execute_activity(
                 RECORD_EVENTS,
                 RecordEvents(buy_id=self._s.buy_id, events=batch),
-                start_to_close_timeout=timedelta(seconds=30),
+                # A batch is one short transaction; a worker that dies mid-write is noticed (and
+                # the batch retried, idempotently) after this long, and commands wait that long.
+                start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RECORD_RETRY,
             )
             self._recorded_seq = batch[-1].seq
