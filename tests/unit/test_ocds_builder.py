@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 
 from api.ocds import build_package, build_releases, ocid_for
 
 REPO = Path(__file__).resolve().parents[2]
-OCDS_DIR = REPO.parent / "shared" / "ocds" / "1.1.5"
+OCDS_DIR = REPO / "tests" / "data" / "ocds" / "1.1.5"
 RELEASE_SCHEMA_URI = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
 
 E1, E2, E3, LEAD = "E06000001", "E06000002", "E06000003", "LEAD-1"
@@ -49,12 +48,10 @@ T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SEALED = ["861.37", "870.41", "193.99", "950.17", "215.33", "88.41", "899.99", "1234.56", S3]
 
 
-# --- the OCDS schema and codelists (from the shared folder; they do not ship with the product) -----
+# --- the OCDS schema and codelists (test data under tests/data; they do not ship with the product) ---
 
 
 def ocds_dir() -> Path:
-    if not (OCDS_DIR / "release-package-schema.json").exists():
-        pytest.skip(f"the OCDS 1.1.5 schemas are not at {OCDS_DIR} (the shared folder next to the repo)")
     return OCDS_DIR
 
 
