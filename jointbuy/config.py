@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # updates and 10,000 signals and never suggests continue-as-new on message counts).
     messages_per_run: int = 1000
     temporal_ui_url: str = "http://localhost:8233"
+    # OCDS: the deployment's registered prefix (each buy's ocid is `<prefix>-<buy id>`) and the name
+    # published as the release package's publisher.
+    ocds_prefix: str = "ocds-jointbuy"
+    ocds_publisher: str = "Joint Buy"
 
 
 @lru_cache

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.deps import AppSettings, Pool
-from api.ocds import OCDS_PREFIX, SOURCE_EVENTS, build_package, build_releases, ocid_for
+from api.ocds import SOURCE_EVENTS, build_package, build_releases, ocid_for
 from api.problems import Problem
 from db import ocds as q
 
@@ -23,9 +23,9 @@ async def get_ocds(buy_id: str, request: Request, pool: Pool, settings: AppSetti
             raise Problem(404, f"no joint buy {buy_id}")
         events = await q.public_events(conn, buy_id=buy_id, types=SOURCE_EVENTS)
         names = await q.council_names(conn, buy_id=buy_id)
-    # A deployment with a registered OCDS prefix sets it in Settings as `ocds_prefix`.
-    prefix = getattr(settings, "ocds_prefix", OCDS_PREFIX)
-    releases = build_releases(buy=buy, events=events, names=names, ocid=ocid_for(buy_id, prefix))
+    ocid = ocid_for(buy_id, settings.ocds_prefix)
+    releases = build_releases(buy=buy, events=events, names=names, ocid=ocid)
     if not releases:
         raise Problem(404, f"joint buy {buy_id} has published nothing yet")
-    return build_package(uri=str(request.url_for("get_ocds", buy_id=buy_id)), releases=releases)
+    uri = str(request.url_for("get_ocds", buy_id=buy_id))
+    return build_package(uri=uri, releases=releases, publisher=settings.ocds_publisher)

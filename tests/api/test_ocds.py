@@ -7,6 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from jointbuy.config import Settings
 from tests.api.conftest import Api, Buy
 from tests.api.test_bad_input import assert_problem
 from tests.unit.test_ocds_builder import assert_valid, quantities
@@ -165,3 +170,22 @@ async def test_a_cancelled_award_is_published_as_cancelled(api: Api) -> None:
 async def test_an_unknown_buy_is_a_404_problem(api: Api) -> None:
     r = await api.http.get("/v1/joint-buys/jb-000000000000/ocds")
     assert_problem(r, 404, "jb-000000000000")
+
+
+async def test_a_deployment_publishes_under_its_own_prefix_and_name(
+    api: Api, api_settings: Settings, pool: Any, dev_env: WorkflowEnvironment
+) -> None:
+    """OCDS_PREFIX and OCDS_PUBLISHER reach the package (a second app on the same database)."""
+    lead = await api.token("lead", LEAD)
+    buy = Buy(id=(await api.create_buy(lead))["id"], lead=lead)
+    settings = api_settings.model_copy(
+        update={"ocds_prefix": "ocds-b5fd17", "ocds_publisher": "North East Procurement Organisation"}
+    )
+    app = create_app(settings, pool=pool, client=dev_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x.test") as http:
+        r = await http.get(f"/v1/joint-buys/{buy.id}/ocds")
+    assert r.status_code == 200, r.text
+    package = r.json()
+    assert package["publisher"]["name"] == "North East Procurement Organisation"
+    assert {release["ocid"] for release in package["releases"]} == {f"ocds-b5fd17-{buy.id}"}
+    assert_valid(package)
