@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +29,14 @@ SUPPLIER_EVENTS = frozenset(
 LEAD_EVENTS = frozenset({"round.closed", "score.entered"})
 # Bids are sealed until negotiation is over: before then only the bidder sees its own.
 SEALED_STAGES = frozenset({"draft", "demand", "sign_up", "assurance", "negotiation"})
+
+
+@asynccontextmanager
+async def snapshot(pool: Any) -> AsyncIterator[Any]:
+    """A connection reading one consistent snapshot: a view built from several queries never mixes
+    rows from before and after an event's projection (they are written in one transaction)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        yield conn
 
 
 def can_see_everything(principal: Principal, lead: str) -> bool:

@@ -12,7 +12,7 @@ from api.deps import Caller, Gateway, LeadCaller, Pool, require
 from api.idempotency import idempotent
 from api.problems import Problem
 from api.routes.api_keys import COMPANY_NUMBER
-from api.views import assurance_view, can_see_everything, load_buy
+from api.views import assurance_view, can_see_everything, load_buy, snapshot
 from db.registry import find_company, find_profile
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import DecideExclusion, RegisterSupplier
@@ -47,14 +47,14 @@ async def register_interest(
 ) -> Response:
     """Register the calling supplier's interest (before assurance starts)."""
     company = caller.organisation_id
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         await load_buy(conn, buy_id, caller)
         name = await _supplier_name(conn, company)
 
     async def produce() -> tuple[int, Any]:
         cmd = RegisterSupplier(company_number=company, name=name)
         receipt = await gateway.update(buy_id, JointBuyWorkflow.register_supplier, cmd)
-        async with pool.acquire() as conn:
+        async with snapshot(pool) as conn:
             mine = await assurance_view(conn, buy_id, company)
         return 201, {"buy_id": buy_id, "seq": receipt.seq, **mine[0]}
 
@@ -64,7 +64,7 @@ async def register_interest(
 @router.get("/assurance")
 async def get_assurance(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """Assurance results: the lead sees every supplier's checks, a supplier only its own."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         if can_see_everything(caller, row["lead"]):
             suppliers = await assurance_view(conn, buy_id, None)
@@ -89,7 +89,7 @@ async def decide_exclusion(
     caller: LeadCaller,
 ) -> Response:
     """Decide on a supplier flagged on a discretionary exclusion ground (409 if not flagged)."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         await load_buy(conn, buy_id, caller)
 
     async def produce() -> tuple[int, Any]:
@@ -97,7 +97,7 @@ async def decide_exclusion(
             company_number=company_number, exclude=body.exclude, reason=body.reason, actor=caller.actor
         )
         receipt = await gateway.update(buy_id, JointBuyWorkflow.decide_exclusion, cmd)
-        async with pool.acquire() as conn:
+        async with snapshot(pool) as conn:
             view = await assurance_view(conn, buy_id, company_number)
         return 200, {"buy_id": buy_id, "seq": receipt.seq, **view[0]}
 

@@ -13,7 +13,7 @@ from api.deps import Caller, Gateway, LeadCaller, Pool, require
 from api.idempotency import idempotent
 from api.problems import Problem
 from api.schemas import ChallengeDecision, ChallengeLodge
-from api.views import can_see_everything, load_buy, money, standstill_view
+from api.views import can_see_everything, load_buy, money, snapshot, standstill_view
 from db import award as q
 from db.buys import buy_lots
 from workflows.joint_buy import JointBuyWorkflow
@@ -54,7 +54,7 @@ async def lodge_challenge(
     buy_id: str, body: ChallengeLodge, request: Request, pool: Pool, gateway: Gateway, caller: SupplierCaller
 ) -> Response:
     """Challenge the award during standstill (a supplier that bid); the buy is suspended."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         await load_buy(conn, buy_id, caller)
 
     async def produce() -> tuple[int, Any]:
@@ -83,13 +83,13 @@ async def decide_challenge(
     caller: LeadCaller,
 ) -> Response:
     """Dismiss a challenge (standstill resumes) or uphold it (re-evaluate or cancel)."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         await load_buy(conn, buy_id, caller)
 
     async def produce() -> tuple[int, Any]:
         cmd = DecideChallenge(challenge_id=challenge_id, actor=caller.actor, **body.model_dump())
         receipt = await gateway.update(buy_id, JointBuyWorkflow.decide_challenge, cmd)
-        async with pool.acquire() as conn:
+        async with snapshot(pool) as conn:
             rows = await q.challenges(conn, buy_id=buy_id, challenge_id=challenge_id)
         return 200, {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _challenge(rows[0])
 
@@ -99,7 +99,7 @@ async def decide_challenge(
 @router.get("/challenges")
 async def list_challenges(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """Challenges: the lead and operators see all, a supplier its own."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         if can_see_everything(caller, row["lead"]):
             rows = await q.challenges(conn, buy_id=buy_id)
@@ -143,7 +143,7 @@ def _lot_status(stage: str) -> str:
 @router.get("/award")
 async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """The award per lot: winner, unit price, total value and the assessment summaries (409 before)."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         awards = {a["lot_id"]: a for a in await q.lot_awards(conn, buy_id=buy_id)}
         if row["notice_published_at"] is None or not awards:
@@ -213,7 +213,7 @@ async def get_contracts(
     council: str | None = Query(None, pattern=r"^[ENSW]\d{8}$", description="only this council's"),
 ) -> dict[str, Any]:
     """Per-council contracts: a council sees its own, a supplier those it won, the lead all."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         if can_see_everything(caller, row["lead"]):
             rows = await q.contracts(conn, buy_id=buy_id, council=council)

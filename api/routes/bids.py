@@ -10,7 +10,7 @@ from api.auth import Principal, Role
 from api.deps import Gateway, LeadCaller, Pool, require
 from api.idempotency import idempotent
 from api.schemas import BidSubmission, ScoresEntry
-from api.views import load_buy, money, round_view, supplier_bids_view, tiers_view
+from api.views import load_buy, money, round_view, snapshot, supplier_bids_view, tiers_view
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import BidReceipt, EnterScores, ScoresReceipt, SubmitBid
 
@@ -39,7 +39,7 @@ async def submit_bid(
     buy_id: str, body: BidSubmission, request: Request, pool: Pool, gateway: Gateway, caller: SupplierCaller
 ) -> Response:
     """Submit a sealed bid for one lot in the open round (a late one extends the round)."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         await load_buy(conn, buy_id, caller)
 
     async def produce() -> tuple[int, Any]:
@@ -54,7 +54,7 @@ async def submit_bid(
 @router.get("/bids/mine")
 async def my_bids(buy_id: str, pool: Pool, caller: SupplierCaller) -> dict[str, Any]:
     """The caller's own bids and its rank per lot after each closed round."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         mine = await supplier_bids_view(conn, buy_id, caller.organisation_id)
     return {"buy_id": buy_id, "stage": row["stage"], "round": round_view(row), **mine}
@@ -65,7 +65,7 @@ async def enter_scores(
     buy_id: str, body: ScoresEntry, request: Request, pool: Pool, gateway: Gateway, caller: LeadCaller
 ) -> Response:
     """Mark one supplier's tender for one lot on quality and social value (during evaluation)."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         await load_buy(conn, buy_id, caller)
 
     async def produce() -> tuple[int, Any]:

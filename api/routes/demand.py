@@ -11,7 +11,7 @@ from api.deps import CouncilCaller, Gateway, Pool
 from api.idempotency import idempotent
 from api.problems import Problem
 from api.schemas import DemandRegistration, SignUpRequest
-from api.views import aggregate_view, council_view, load_buy
+from api.views import aggregate_view, council_view, load_buy, snapshot
 from db.councils import find_current_council
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import RegisterDemand, SignUp, WithdrawDemand
@@ -24,7 +24,7 @@ async def _acting_council(pool: Any, buy_id: str, caller: Principal, claimed: st
     council = caller.organisation_id
     if claimed is not None and claimed != council:
         raise Problem(403, f"your token acts for {council}, not {claimed}")
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         if await find_current_council(conn, gss_code=council) is None:
             raise Problem(403, f"{council} is not a current council in the register")
         await load_buy(conn, buy_id, caller)
@@ -32,7 +32,7 @@ async def _acting_council(pool: Any, buy_id: str, caller: Principal, claimed: st
 
 
 async def _council_answer(pool: Any, buy_id: str, council: str, receipt: Any) -> dict[str, Any]:
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         return {
             "buy_id": buy_id,
             "stage": receipt.stage.value,

@@ -12,7 +12,7 @@ from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool
 from api.idempotency import idempotent
 from api.schemas import CancelRequest, CloseStageRequest, EventOut, JointBuyCreate
-from api.views import buy_view, event_visible, load_buy, summary
+from api.views import buy_view, event_visible, load_buy, snapshot, summary
 from db.buys import list_buys
 from db.events import fetch_events
 from procurement.models import BuyState, BuyTerms, Stage
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/joint-buys", tags=["joint buys"])
 
 
 async def current_view(pool: Any, buy_id: str, principal: Principal) -> dict[str, Any]:
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, principal)
         return await buy_view(conn, row, principal)
 
@@ -55,7 +55,7 @@ async def list_joint_buys(
 ) -> list[dict[str, Any]]:
     """Joint buys the caller may see (a lead sees those it leads), newest first."""
     lead = caller.organisation_id if caller.role == Role.LEAD else None
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         rows = await list_buys(
             conn, stage=stage.value if stage else None, lead=lead, limit=limit, offset=offset
         )
@@ -117,7 +117,7 @@ async def get_events(
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     """The audit log in order, shaped by role like the buy itself."""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         events = await fetch_events(conn, buy_id=buy_id, after=after, limit=limit)
     return [dict(e) for e in events if event_visible(e, caller, row["lead"], row["stage"])]

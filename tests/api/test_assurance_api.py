@@ -68,7 +68,12 @@ async def test_assurance_end_to_end_and_shaped_by_role(api: Api) -> None:
         await api.http.post(f"{base}/close-stage", json={"stage": "sign_up"}, headers=lead)
     ).status_code == 200
 
-    everything = await _wait_for(api, f"{base}/assurance", lead, lambda b: b["counts"].get("flagged") == 1)
+    everything = await _wait_for(
+        api,
+        f"{base}/assurance",
+        lead,
+        lambda b: b["counts"].get("flagged") == 1 and "registered" not in b["counts"],
+    )
     by_number = {s["company_number"]: s for s in everything["suppliers"]}
     assert by_number[CLEAN]["status"] == "qualified"
     assert by_number[BUST]["status"] == "excluded"
