@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test lint typecheck bench migrate clean
+.PHONY: demo dev test lint typecheck bench bench-bids migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.demand_burst
+
+bench-bids: $(STAMP)
+	$(BIN)/python -m bench.bid_round
 
 migrate: $(STAMP)
 	$(BIN)/jointbuy migrate
