@@ -22,8 +22,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.problems import Problem
 from procurement.errors import ErrorKind
 from procurement.models import BuyState
-from workflows.joint_buy import JointBuyWorkflow, initial_search_attributes
+from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import RUN_HANDOVER, JointBuyInput, Receipt
+from workflows.search import initial_search_attributes
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

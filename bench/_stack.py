@@ -42,7 +42,7 @@ from jointbuy.config import Settings
 from jointbuy.logs import configure_logging
 from jointbuy.pg import EmbeddedPostgres
 from worker import build_worker
-from workflows.joint_buy import SEARCH_ATTRIBUTES
+from workflows.search import SEARCH_ATTRIBUTES
 
 JOINT_BUY_QUEUE = "bench-joint-buy"
 BARE_QUEUE = "bench-bare"

@@ -24,7 +24,7 @@ import httpx
 
 from db.migrate import migrate_dsn
 from jointbuy.pg import EmbeddedPostgres
-from workflows.joint_buy import SEARCH_ATTRIBUTES
+from workflows.search import SEARCH_ATTRIBUTES
 
 STATE_FILE = "dev.json"
 

@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 from procurement.models import BuyState, BuyTerms
-from workflows.joint_buy import SEARCH_ATTRIBUTES
+from workflows.search import SEARCH_ATTRIBUTES
 
 _TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

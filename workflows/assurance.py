@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from procurement import suppliers as rules
@@ -31,8 +31,8 @@ with workflow.unsafe.imports_passed_through():
         CHECK_MODERN_SLAVERY,
         CheckSupplier,
     )
+    from workflows.search import QUALIFIED_KEY
 
-QUALIFIED_KEY = SearchAttributeKey.for_int("JointBuyQualifiedSuppliers")
 # Suppliers checked at once: 7 activities each, far below the 2,000 pending activities per run.
 BATCH = 50
 

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import (
-    RetryPolicy,
-    SearchAttributeKey,
-    SearchAttributePair,
-    TypedSearchAttributes,
-)
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -30,11 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from procurement import rounds as bid_rules
     from procurement import suppliers as supplier_rules
     from procurement.errors import DomainError
-    from procurement.models import BuyState, DomainEvent, Marks, Stage, SupplierEntry
+    from procurement.models import BuyState, Marks, Stage, SupplierEntry
     from workflows.assurance import AssuranceStage
     from workflows.award import AwardStage
+    from workflows.event_log import EventLog
     from workflows.messages import (
-        RECORD_EVENTS,
         RUN_HANDOVER,
         BidReceipt,
         BuyOutcome,
@@ -47,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         JointBuyInput,
         LodgeChallenge,
         Receipt,
-        RecordEvents,
         RegisterDemand,
         RegisterSupplier,
         ScoresReceipt,
@@ -56,39 +49,9 @@ with workflow.unsafe.imports_passed_through():
         WithdrawDemand,
     )
     from workflows.negotiation import NegotiationStage
+    from workflows.search import COUNCILS_KEY, STAGE_KEY
 
 T = TypeVar("T")
-
-STAGE_KEY = SearchAttributeKey.for_keyword("JointBuyStage")
-LEAD_KEY = SearchAttributeKey.for_keyword("JointBuyLead")
-COUNCILS_KEY = SearchAttributeKey.for_int("JointBuyCouncils")
-QUALIFIED_KEY = SearchAttributeKey.for_int("JointBuyQualifiedSuppliers")
-# Every search attribute the engine upserts: each must be registered on every server it runs on,
-# or the workflow task fails every 10 s forever.
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "JointBuyStage": "Keyword",
-    "JointBuyLead": "Keyword",
-    "JointBuyCouncils": "Int",
-    "JointBuyQualifiedSuppliers": "Int",
-}
-
-# Persisting events must outlast a database outage: retry forever with a bounded backoff.
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    non_retryable_error_types=["InvalidEventBatch"],
-)
-
-
-def initial_search_attributes(state: BuyState) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(STAGE_KEY, state.stage.value),
-            SearchAttributePair(LEAD_KEY, state.lead),
-            SearchAttributePair(COUNCILS_KEY, 0),
-        ]
-    )
 
 
 def _rejected(err: DomainError) -> ApplicationError:
@@ -125,17 +88,17 @@ class JointBuyWorkflow:
         self._s = inp.state
         self._messages_per_run = inp.messages_per_run
         self._messages = 0
-        self._pending: list[DomainEvent] = []
-        self._recorded_seq = self._s.next_seq - 1
         self._close_requested: Stage | None = None
         self._published_councils = -1
+        self._log = EventLog(self._s, on_recorded=self._publish_council_count)
+        self._emit = self._log.emit
         self._assurance = AssuranceStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
         self._negotiation = NegotiationStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
         self._award = AwardStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
 
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
-        flusher = asyncio.create_task(self._flush_events())
+        flusher = asyncio.create_task(self._log.flush_forever())
         if self._s.stage == Stage.DRAFT:
             self._emit("buy.created", self._s.lead, {"terms": inp.state.terms.model_dump(mode="json")})
             self._enter(Stage.DEMAND, deadline=self._s.terms.demand_closes_at, reason="buy started")
@@ -469,35 +432,13 @@ class JointBuyWorkflow:
 
     # ---- events and their persistence ---------------------------------------------------------
 
-    def _emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
-        seq = self._s.next_seq
-        self._s.next_seq += 1
-        self._pending.append(DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data))
-        return seq
-
     async def _receipt(self, seq: int) -> Receipt:
-        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+        await self._log.wait_recorded(seq)
         return Receipt(
             seq=seq,
             stage=self._s.stage,
             aggregate=rules.aggregate(self._s.terms, self._s.demand, self._s.signups),
         )
-
-    async def _flush_events(self) -> None:
-        """Write pending events in batches: a burst of commands costs one activity per batch."""
-        while True:
-            await workflow.wait_condition(lambda: bool(self._pending))
-            batch, self._pending = self._pending, []
-            await workflow.execute_activity(
-                RECORD_EVENTS,
-                RecordEvents(buy_id=self._s.buy_id, events=batch),
-                # A batch is one short transaction; a worker that dies mid-write is noticed (and
-                # the batch retried, idempotently) after this long, and commands wait that long.
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=RECORD_RETRY,
-            )
-            self._recorded_seq = batch[-1].seq
-            self._publish_council_count()
 
     def _publish_council_count(self) -> None:
         councils = len(self._s.signups) if self._s.signups else len(self._s.demand)
@@ -507,13 +448,7 @@ class JointBuyWorkflow:
 
     async def _drain(self) -> None:
         """Before returning or continuing as new: every handler done, every event recorded."""
-        await workflow.wait_condition(
-            lambda: (
-                workflow.all_handlers_finished()
-                and not self._pending
-                and self._recorded_seq == self._s.next_seq - 1
-            )
-        )
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._log.drained())
 
     def _aggregate(self) -> dict[str, Any]:
         totals = rules.aggregate(self._s.terms, self._s.demand, self._s.signups)

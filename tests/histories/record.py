@@ -33,7 +33,8 @@ from activities.assurance import AssuranceActivities
 from procurement.assurance import DebarmentEntry, SupplierEvidence
 from procurement.models import DemandLine, DomainEvent, SignUpLine, Stage
 from tests.support import new_state, register_search_attributes
-from workflows.joint_buy import JointBuyWorkflow, initial_search_attributes
+from workflows.joint_buy import JointBuyWorkflow
+from workflows.search import initial_search_attributes
 from workflows.messages import (
     RECORD_EVENTS,
     Cancel,

@@ -30,7 +30,7 @@ from procurement.models import (
     SupplierStatus,
 )
 from tests.support import new_state
-from workflows.joint_buy import JointBuyWorkflow, initial_search_attributes
+from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import (
     RECORD_EVENTS,
     RUN_HANDOVER,
@@ -42,6 +42,7 @@ from workflows.messages import (
     ScoresReceipt,
     SubmitBid,
 )
+from workflows.search import initial_search_attributes
 
 
 @dataclass

@@ -210,7 +210,7 @@ async def test_thirty_suppliers_give_exactly_the_expected_qualified_set(
     desc = await handle.describe()
     assert (
         desc.typed_search_attributes.get(
-            __import__("workflows.assurance", fromlist=["QUALIFIED_KEY"]).QUALIFIED_KEY
+            __import__("workflows.search", fromlist=["QUALIFIED_KEY"]).QUALIFIED_KEY
         )
         == 17
     )

@@ -1,0 +1,66 @@
+"""A joint buy's domain events on their way from the workflow to PostgreSQL.
+
+Events are numbered as they happen and written in batches by the `record_events` activity from one
+background task, so a burst of commands costs one activity per batch rather than one each. A
+command answers only once its own event is recorded (`wait_recorded`), so a client that got an
+answer can read it back from the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from procurement.models import BuyState, DomainEvent
+    from workflows.messages import RECORD_EVENTS, RecordEvents
+
+# Persisting events must outlast a database outage: retry forever with a bounded backoff.
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=["InvalidEventBatch"],
+)
+
+
+class EventLog:
+    def __init__(self, state: BuyState, *, on_recorded: Callable[[], None]) -> None:
+        self._s = state
+        self._pending: list[DomainEvent] = []
+        self._recorded_seq = state.next_seq - 1
+        self._on_recorded = on_recorded
+
+    def emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
+        """Append an event (stamped with the workflow's clock) and return its seq."""
+        seq = self._s.next_seq
+        self._s.next_seq += 1
+        self._pending.append(DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data))
+        return seq
+
+    async def wait_recorded(self, seq: int) -> None:
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+
+    def drained(self) -> bool:
+        """Every event emitted so far is in PostgreSQL."""
+        return not self._pending and self._recorded_seq == self._s.next_seq - 1
+
+    async def flush_forever(self) -> None:
+        """Write pending events in batches, one `record_events` activity per batch."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            batch, self._pending = self._pending, []
+            await workflow.execute_activity(
+                RECORD_EVENTS,
+                RecordEvents(buy_id=self._s.buy_id, events=batch),
+                # A batch is one short transaction; a worker that dies mid-write is noticed (and
+                # the batch retried, idempotently) after this long, and commands wait that long.
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RECORD_RETRY,
+            )
+            self._recorded_seq = batch[-1].seq
+            self._on_recorded()
