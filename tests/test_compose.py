@@ -220,5 +220,5 @@ def test_search_attributes_registered(tmp_path: Path) -> None:
 
 def test_search_attributes_match_the_workflow() -> None:
     """The list above is the one the workflow upserts, so compose cannot drift from the code."""
-    joint_buy = pytest.importorskip("workflows.joint_buy")
-    assert dict(joint_buy.SEARCH_ATTRIBUTES) == SEARCH_ATTRIBUTES
+    search = pytest.importorskip("workflows.search")
+    assert dict(search.SEARCH_ATTRIBUTES) == SEARCH_ATTRIBUTES
