@@ -2,8 +2,8 @@
 problem+json and changes nothing, and each role sees only what it may (never another supplier's
 price while bids are sealed).
 
-The tests sharing the module's `buy` run in file order, each taking that one buy a stage further:
-bad bids, then both rounds, then marks and the award, then challenges."""
+One test takes the module's `buy` through every stage in steps: bad bids, then both rounds, then
+marks and the award, then challenges."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ async def buy(api: Api) -> Buy:
     return buy
 
 
-async def test_bad_bids_are_refused_and_change_nothing(api: Api, buy: Buy) -> None:
+async def bad_bids_are_refused_and_change_nothing(api: Api, buy: Buy) -> None:
     before = await log_as_seen(api, buy)
     refusals = [
         (STRANGER, "laptops", ladder((1, "900")), 403, "did not register"),
@@ -124,7 +124,7 @@ async def test_bad_bids_are_refused_and_change_nothing(api: Api, buy: Buy) -> No
     assert (await api.http.get(f"{buy.url}/bids/mine", headers=buy.suppliers[S1])).json()["bids"] == []
 
 
-async def test_rounds_rank_feedback_and_sealed_bids(api: Api, buy: Buy) -> None:
+async def rounds_rank_feedback_and_sealed_bids(api: Api, buy: Buy) -> None:
     first = await placed(api, buy, S1, "laptops", ladder((1, "950"), (100, "900")))
     assert first["round"] == 1 and first["evaluated_unit_price"] == "900.00"
     assert first["previous_unit_price"] is None and first["committed_quantity"] == 180
@@ -209,7 +209,7 @@ async def test_rounds_rank_feedback_and_sealed_bids(api: Api, buy: Buy) -> None:
     assert_problem(await bid(api, buy, S1, "laptops", ladder((1, "800"))), 409, "round")
 
 
-async def test_scores_award_and_summaries_by_role(api: Api, buy: Buy) -> None:
+async def scores_award_and_summaries_by_role(api: Api, buy: Buy) -> None:
     before = await log_as_seen(api, buy)
     assert_problem(await score(api, buy, S1, "laptops", 101, 50), 422, "quality")
     assert_problem(await score(api, buy, S1, "laptops", -1, 50), 422, "quality")
@@ -266,7 +266,7 @@ async def test_scores_award_and_summaries_by_role(api: Api, buy: Buy) -> None:
     assert of_type(s1_events, "score.entered") == []
 
 
-async def test_challenges_bad_input_dismissal_and_re_evaluation(api: Api, buy: Buy) -> None:
+async def challenges_bad_input_dismissal_and_re_evaluation(api: Api, buy: Buy) -> None:
     url = f"{buy.url}/challenges"
     grounds = {"grounds": "our quality answers were marked against the wrong criteria"}
     before = await log_as_seen(api, buy)
@@ -350,6 +350,14 @@ async def test_challenges_bad_input_dismissal_and_re_evaluation(api: Api, buy: B
     award = (await api.http.get(f"{buy.url}/award", headers=buy.councils[E1])).json()
     assert {lot["status"] for lot in award["lots"]} == {"cancelled"} and award["stage"] == "cancelled"
     assert (await api.http.get(f"{buy.url}/contracts", headers=buy.lead)).json()["contracts"] == []
+
+
+async def test_one_buy_from_bad_bids_to_challenges(api: Api, buy: Buy) -> None:
+    """Each step takes the one buy a stage further, so they run in this order."""
+    await bad_bids_are_refused_and_change_nothing(api, buy)
+    await rounds_rank_feedback_and_sealed_bids(api, buy)
+    await scores_award_and_summaries_by_role(api, buy)
+    await challenges_bad_input_dismissal_and_re_evaluation(api, buy)
 
 
 async def test_contracts_by_role(api: Api) -> None:
