@@ -87,6 +87,9 @@ def check_close_stage(state: BuyState, stage: Stage) -> None:
     if stage not in CLOSABLE_STAGES:
         raise invalid(f"only {sorted(s.value for s in CLOSABLE_STAGES)} windows can be closed early")
     _require_stage(state, stage, f"Closing {stage.value}")
+    neg = state.negotiation
+    if stage == Stage.NEGOTIATION and (neg is None or neg.round_deadline is None):
+        raise conflict("no negotiation round is open to close")
 
 
 def check_cancel(state: BuyState) -> None:

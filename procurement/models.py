@@ -35,8 +35,8 @@ class Stage(StrEnum):
         return self in (Stage.AWARDED, Stage.CANCELLED, Stage.UNSUCCESSFUL)
 
 
-# Stages with a window the lead may close early.
-CLOSABLE_STAGES = frozenset({Stage.DEMAND, Stage.SIGN_UP})
+# Stages with a window the lead may close early (in negotiation: the open round).
+CLOSABLE_STAGES = frozenset({Stage.DEMAND, Stage.SIGN_UP, Stage.NEGOTIATION})
 
 
 class Frozen(BaseModel):

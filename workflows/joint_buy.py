@@ -173,6 +173,7 @@ class JointBuyWorkflow:
             self._award.close_evaluation()
         elif self._s.stage == Stage.STANDSTILL:
             self._award.close_standstill()
+        self._close_requested = None  # a later window (the next round) is not closed by it
 
     def _close_demand(self, how: str) -> None:
         totals = self._aggregate()
@@ -275,9 +276,19 @@ class JointBuyWorkflow:
         self._count()
         _checked(lambda: rules.check_close_stage(self._s, cmd.stage))
         self._close_requested = cmd.stage
-        seq = self._emit("stage.close_requested", cmd.actor, {"stage": cmd.stage.value})
-        # Answer once the stage has actually moved on, so the caller sees the new stage.
-        await workflow.wait_condition(lambda: self._s.stage != cmd.stage)
+        round_open = self._s.negotiation.round if self._s.negotiation else 0
+        data: dict[str, Any] = {"stage": cmd.stage.value}
+        if cmd.stage == Stage.NEGOTIATION:
+            data["round"] = round_open
+        seq = self._emit("stage.close_requested", cmd.actor, data)
+        # Answer once the stage (or, in negotiation, the round) has actually moved on, so the
+        # caller sees what came next.
+        await workflow.wait_condition(
+            lambda: (
+                self._s.stage != cmd.stage
+                or (self._s.negotiation is not None and self._s.negotiation.round != round_open)
+            )
+        )
         return await self._receipt(max(seq, self._s.next_seq - 1))
 
     @close_stage.validator

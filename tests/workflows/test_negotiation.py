@@ -28,6 +28,7 @@ from tests.workflows.conftest import (
     wait_for,
 )
 from workflows.joint_buy import JointBuyWorkflow
+from workflows.messages import CloseStage
 
 WINDOW = timedelta(minutes=5)
 EARLY = "closed early: every qualified supplier bid"
@@ -299,3 +300,43 @@ async def test_bid_that_closes_its_round_is_told_about_its_own_round(
     assert closed.data["how"] == EARLY
     assert (last.round, last.round_closes_at, last.extensions_used) == (1, deadline + WINDOW, 1)
     assert closes_at(opened_2.data) != last.round_closes_at
+
+
+async def test_the_lead_closes_a_round_early_and_the_next_one_is_not_closed_by_it(
+    time_env: WorkflowEnvironment, task_queue: str, sink: EventSink
+) -> None:
+    now = await time_env.get_current_time()
+    handle = await start_buy(sink, time_env.client, task_queue, negotiation_state(now, TWO))
+    await bid(handle, "S1", LAPTOPS, "800.00")  # S2 has not bid: the round would wait for it
+
+    close = CloseStage(stage=Stage.NEGOTIATION, actor="CCS")
+    receipt = await handle.execute_update(JointBuyWorkflow.close_stage, close)
+    assert receipt.stage == Stage.NEGOTIATION
+    [closed_1] = await wait_for(sink, "round.closed")
+    assert (closed_1.data["round"], closed_1.data["how"]) == (1, "closed early by the lead")
+    assert closed_1.data["ranks"] == {LAPTOPS: {"S1": 1}}
+    [requested] = of_type(sink, "stage.close_requested")
+    assert (requested.actor, requested.data) == ("CCS", {"stage": "negotiation", "round": 1})
+
+    # Round 2 is open and stays open: the lead's request closed round 1 only.
+    state = await handle.query(JointBuyWorkflow.get_state)
+    assert state.negotiation is not None and state.negotiation.round == 2
+    assert state.stage_deadline == state.negotiation.round_deadline
+    await bid(handle, "S2", LAPTOPS, "790.00")
+    state = await handle.query(JointBuyWorkflow.get_state)
+    assert (state.stage, state.negotiation.round) == (Stage.NEGOTIATION, 2)
+
+
+async def test_no_round_to_close_outside_negotiation(
+    time_env: WorkflowEnvironment, task_queue: str, sink: EventSink
+) -> None:
+    now = await time_env.get_current_time()
+    state = negotiation_state(now, {"S1": "qualified"})  # one supplier: one round, then evaluation
+    handle = await start_buy(sink, time_env.client, task_queue, state)
+    await bid(handle, "S1", LAPTOPS, "800.00")
+    await bid(handle, "S1", MONITORS, "190.00")
+    await wait_for(sink, "stage.changed")
+    close = CloseStage(stage=Stage.NEGOTIATION, actor="CCS")
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await handle.execute_update(JointBuyWorkflow.close_stage, close)
+    assert rejection(failed).type == "conflict"
