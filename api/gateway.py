@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.problems import Problem
 from procurement.errors import ErrorKind
 from procurement.models import BuyState
+from workflows.event_log import EVENT_LOG_FAILURE
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import RUN_HANDOVER, JointBuyInput, Receipt
 from workflows.search import initial_search_attributes
@@ -119,6 +120,9 @@ async def _backoff(attempt: int) -> None:
 
 def _refusal(err: WorkflowUpdateFailedError) -> Problem:
     cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == EVENT_LOG_FAILURE:
+        log.error("a buy's audit log could not be written", error=cause.message)
+        return Problem(503, cause.message)
     if isinstance(cause, ApplicationError) and cause.type in _STATUS:
         field = cause.details[0] if cause.details else None
         extra = cause.details[1] if len(cause.details) > 1 and isinstance(cause.details[1], dict) else None

@@ -14,10 +14,14 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from procurement.models import BuyState, DomainEvent
     from workflows.messages import RECORD_EVENTS, RecordEvents
+
+# Error type of a command whose event could not be recorded (the API answers 503).
+EVENT_LOG_FAILURE = "EventLogFailure"
 
 # Persisting events must outlast a database outage: retry forever with a bounded backoff.
 RECORD_RETRY = RetryPolicy(
@@ -34,6 +38,9 @@ class EventLog:
         self._pending: list[DomainEvent] = []
         self._recorded_seq = state.next_seq - 1
         self._on_recorded = on_recorded
+        # Set when the database refused a batch for good (an event-sequence gap: a defect, never a
+        # mere outage, which is retried forever). Nothing after it can be recorded.
+        self.failure: ActivityError | None = None
 
     def emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
         """Append an event (stamped with the workflow's clock) and return its seq."""
@@ -43,7 +50,18 @@ class EventLog:
         return seq
 
     async def wait_recorded(self, seq: int) -> None:
-        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq or self.failure is not None)
+        if self._recorded_seq < seq:
+            raise ApplicationError(
+                "this joint buy's audit log could not be written; the buy has stopped for an operator",
+                type=EVENT_LOG_FAILURE,
+                non_retryable=True,
+            )
+
+    def raise_if_failed(self) -> None:
+        """Fail the workflow loudly rather than wait forever for events that cannot be written."""
+        if self.failure is not None:
+            raise self.failure
 
     def drained(self) -> bool:
         """Every event emitted so far is in PostgreSQL."""
@@ -54,13 +72,18 @@ class EventLog:
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
             batch, self._pending = self._pending, []
-            await workflow.execute_activity(
-                RECORD_EVENTS,
-                RecordEvents(buy_id=self._s.buy_id, events=batch),
-                # A batch is one short transaction; a worker that dies mid-write is noticed (and
-                # the batch retried, idempotently) after this long, and commands wait that long.
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=RECORD_RETRY,
-            )
+            try:
+                await workflow.execute_activity(
+                    RECORD_EVENTS,
+                    RecordEvents(buy_id=self._s.buy_id, events=batch),
+                    # A batch is one short transaction; a worker that dies mid-write is noticed (and
+                    # the batch retried, idempotently) after this long, and commands wait that long.
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=RECORD_RETRY,
+                )
+            except ActivityError as err:
+                workflow.logger.error("recording events failed for good: %s", err.cause)
+                self.failure = err
+                return
             self._recorded_seq = batch[-1].seq
             self._on_recorded()

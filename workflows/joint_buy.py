@@ -135,11 +135,13 @@ class JointBuyWorkflow:
                     or self._close_requested == stage
                     or self._stage_work_done(stage)
                     or self._handover_due()
+                    or self._log.failure is not None
                 ),
                 timeout=timeout,
             )
         except TimeoutError:
             return WindowEnd.CLOSED
+        self._log.raise_if_failed()
         if self._s.stage != stage or self._s.stage_deadline != deadline:
             return WindowEnd.LEFT  # moved on, or the deadline moved (a round extended): wait anew
         if self._close_requested == stage or self._stage_work_done(stage):
@@ -459,7 +461,12 @@ class JointBuyWorkflow:
 
     async def _drain(self) -> None:
         """Before returning or continuing as new: every handler done, every event recorded."""
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._log.drained())
+        await workflow.wait_condition(
+            lambda: (
+                (workflow.all_handlers_finished() and self._log.drained()) or self._log.failure is not None
+            )
+        )
+        self._log.raise_if_failed()
 
     def _aggregate(self) -> dict[str, Any]:
         totals = rules.aggregate(self._s.terms, self._s.demand, self._s.signups)
