@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,5 +31,10 @@ class PersistenceActivities:
                 written = await append_events(conn, buy_id=batch.buy_id, events=batch.events)
         except EventGap as gap:
             raise ApplicationError(str(gap), type="InvalidEventBatch", non_retryable=True) from gap
+        except asyncpg.DataError as err:
+            # Data PostgreSQL cannot store (e.g. U+0000 in jsonb) fails the same way on every
+            # retry: say so at once rather than retry forever behind every later command.
+            bound.error("events refused by the database", buy_id=batch.buy_id, error=str(err))
+            raise ApplicationError(str(err), type="InvalidEventBatch", non_retryable=True) from err
         bound.debug("events recorded", buy_id=batch.buy_id, received=len(batch.events), new=written)
         return written

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 
 from api.gateway import BuyGateway
 from api.metrics import RequestMetrics
+from api.nul_guard import NulGuard
 from api.problems import install_problem_handlers
 from api.routes import (
     api_keys,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     install_problem_handlers(app)
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_bind_request)
+    app.add_middleware(NulGuard)  # added last, so it runs first
     for module in (
         health,
         api_keys,

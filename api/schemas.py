@@ -98,7 +98,8 @@ class ImportCounts(BaseModel):
     updated: int
 
 
-Mark = Annotated[int, Field(ge=0, le=100, examples=[70])]
+# Strict: a mark is a JSON integer, not `true` or "70".
+Mark = Annotated[int, Field(ge=0, le=100, strict=True, examples=[70])]
 
 
 class BidSubmission(BaseModel):

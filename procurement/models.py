@@ -13,7 +13,8 @@ from procurement.pricing import ContractLine, ScoredTender, Tier
 
 MAX_QUANTITY = 1_000_000_000
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+# Strict: a quantity is an integer, never `true` or "12" quietly taken as one.
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY, strict=True)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 

@@ -44,7 +44,7 @@ class _Frozen(BaseModel):
 class Tier(_Frozen):
     """From `min_quantity` units of committed aggregate volume, every unit costs `unit_price`."""
 
-    min_quantity: int = Field(ge=1)
+    min_quantity: int = Field(ge=1, strict=True)  # an integer, never `true` taken as 1
     unit_price: UnitPrice
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from procurement.models import (
     BuyState,
@@ -149,9 +149,11 @@ class ChallengeReceipt(Receipt):
 
 
 class CorrectedMarks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     lot_id: str
-    quality: int = Field(ge=0, le=100)
-    social_value: int = Field(ge=0, le=100)
+    quality: int = Field(ge=0, le=100, strict=True)
+    social_value: int = Field(ge=0, le=100, strict=True)
 
 
 class DecideChallenge(BaseModel):

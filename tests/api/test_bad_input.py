@@ -251,3 +251,30 @@ def buy_body_fixed(**overrides: Any) -> dict[str, Any]:
     if _CLOSES is None:
         _CLOSES = buy_body()["demand_closes_at"]
     return buy_body(demand_closes_at=_CLOSES, **overrides)
+
+
+async def test_nul_characters_are_refused_at_the_edge(api: Api, parties: dict[str, dict[str, str]]) -> None:
+    """PostgreSQL cannot store U+0000: text carrying one is refused before it reaches a workflow."""
+    lead, council = parties["lead"], parties["hartlepool"]
+    buy = await api.create_buy(lead)
+    base = f"/v1/joint-buys/{buy['id']}"
+    before = await _events(api, buy["id"], lead)
+    problem = assert_problem(
+        await api.http.post(f"{base}/cancel", json={"reason": "budget\x00 withdrawn"}, headers=lead),
+        422,
+        "NUL",
+    )
+    assert problem["errors"] == [{"field": "reason", "message": "may not contain NUL (U+0000)"}]
+    line = {"lot_id": "laptops", "quantity": 10, "baseline_unit_price": "900", "budget_ceiling_gbp": None}
+    assert_problem(
+        await api.http.put(f"{base}/demand", json={"lines": [line], "note\x00": 1}, headers=council), 422
+    )
+    assert_problem(await api.http.get("/v1/joint-buys/jb-%00", headers=lead), 400, "NUL")
+    assert_problem(await api.http.get("/v1/joint-buys?stage=demand%00", headers=lead), 400, "NUL")
+    csv = b"gss-code,official-name\nE06000001,Hartlepool\x00\n"
+    r = await api.http.post(
+        "/v1/councils/import", content=csv, headers=api.admin | {"Content-Type": "text/csv"}
+    )
+    assert_problem(r, 422, "NUL")
+    assert await _events(api, buy["id"], lead) == before
+    assert (await api.http.get(base, headers=lead)).json()["stage"] == "demand"

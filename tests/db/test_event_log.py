@@ -178,3 +178,16 @@ async def test_record_events_activity_gap_is_non_retryable(pool: Any) -> None:
     assert err.value.type == "InvalidEventBatch"
     assert err.value.non_retryable
     assert await _seqs(pool, buy_id) == []
+
+
+async def test_data_postgresql_cannot_store_is_refused_for_good(pool: Any) -> None:
+    """U+0000 cannot live in jsonb: the same batch would fail on every retry, so the activity says
+    so at once (the API refuses such text before it gets this far) and writes nothing."""
+    buy_id = _buy_id()
+    events = history(3)
+    events[2] = _event(3, "demand.registered", _demand("E0600\x000003", "laptops", 30), actor="E06000003")
+    activities = PersistenceActivities(pool)
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(activities.record_events, RecordEvents(buy_id=buy_id, events=events))
+    assert (err.value.type, err.value.non_retryable) == ("InvalidEventBatch", True)
+    assert await _seqs(pool, buy_id) == []
