@@ -20,6 +20,12 @@ WHERE key_id = $1 AND revoked_at IS NULL
 RETURNING key_id
 """
 SELECT_KEY = "SELECT key_id, revoked_at FROM api_keys WHERE key_id = $1"
+SELECT_KEYS = """
+SELECT key_id, role, organisation_id, name, created_at, revoked_at
+FROM api_keys
+WHERE ($1::boolean OR revoked_at IS NULL)
+ORDER BY created_at, key_id
+"""
 
 
 async def insert_key(
@@ -37,3 +43,8 @@ async def revoke_key(conn: Any, *, key_id: str) -> bool:
     if await conn.fetchval(REVOKE_KEY, key_id):
         return True
     return await conn.fetchrow(SELECT_KEY, key_id) is not None
+
+
+async def list_keys(conn: Any, *, include_revoked: bool = False) -> list[Any]:
+    """Every key (never a token: only hashes are stored), oldest first."""
+    return list(await conn.fetch(SELECT_KEYS, include_revoked))

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,8 @@ from jointbuy.config import get_settings
 app = typer.Typer(help="Joint Buy: collective buying for UK councils.", no_args_is_help=True)
 councils_app = typer.Typer(help="The register of councils that may take part.")
 app.add_typer(councils_app, name="councils")
+keys_app = typer.Typer(help="API keys: issue, list and revoke tokens (the CLI acts as the admin).")
+app.add_typer(keys_app, name="keys")
 
 
 def _database_url() -> str:
@@ -33,6 +35,21 @@ def migrate() -> None:
     typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 
+def _with_connection(work: Any) -> Any:
+    """Run `work(conn)` on one connection to the configured database."""
+    from db.pool import create_pool
+
+    async def run() -> Any:
+        pool = await create_pool(_database_url())
+        try:
+            async with pool.acquire() as conn:
+                return await work(conn)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
 def bundled_register() -> Path:
     """The mySociety / ONS register shipped with the package (MIT licence, see data/)."""
     return Path(str(resources.files("jointbuy").joinpath("data/uk_local_authorities.csv")))
@@ -45,7 +62,6 @@ def import_councils(
 ) -> None:
     """Import councils from a mySociety/ONS local-authority CSV."""
     from db.councils import upsert_councils
-    from db.pool import create_pool
     from procurement.councils import parse_local_authorities
     from procurement.errors import DomainError
 
@@ -58,16 +74,62 @@ def import_councils(
         typer.echo(f"error: {err.message}", err=True)
         raise typer.Exit(2) from err
 
-    async def run() -> tuple[int, int]:
-        pool = await create_pool(_database_url())
-        try:
-            async with pool.acquire() as conn:
-                return await upsert_councils(conn, councils=councils)
-        finally:
-            await pool.close()
-
-    inserted, updated = asyncio.run(run())
+    inserted, updated = _with_connection(lambda conn: upsert_councils(conn, councils=councils))
     typer.echo(f"read {len(councils)} councils: {inserted} new, {updated} updated")
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[str, typer.Option(help="admin, lead, council, supplier or operator")],
+    organisation: Annotated[str, typer.Option(help="GSS code for a council, company number for a supplier")],
+    name: Annotated[str, typer.Option(help="who the key is for")],
+) -> None:
+    """Issue a key; the token is printed once (only its hash is stored)."""
+    from api.auth import Role
+    from api.keys import issue_key
+    from procurement.errors import DomainError
+
+    try:
+        principal_role = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"role must be one of {[r.value for r in Role]}", param_hint="--role"
+        ) from None
+    try:
+        issued = _with_connection(
+            lambda conn: issue_key(conn, role=principal_role, organisation_id=organisation, name=name)
+        )
+    except DomainError as err:
+        typer.echo(f"error: {err.message}", err=True)
+        raise typer.Exit(2) from err
+    typer.echo(f"key_id {issued.row['key_id']}  role {role}  organisation {organisation}")
+    typer.echo(f"token  {issued.token}")
+
+
+@keys_app.command("list")
+def list_keys(
+    revoked: Annotated[bool, typer.Option("--revoked", help="include revoked keys")] = False,
+) -> None:
+    """List keys: id, role, organisation, name, when issued (and revoked)."""
+    from db.keys import list_keys as query
+
+    for row in _with_connection(lambda conn: query(conn, include_revoked=revoked)):
+        gone = f"  revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else ""
+        typer.echo(
+            f"{row['key_id']}  {row['role']:<8}  {row['organisation_id']:<10}  {row['name']}  "
+            f"issued {row['created_at']:%Y-%m-%d %H:%M}{gone}"
+        )
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="the key_id printed when it was issued")]) -> None:
+    """Revoke a key: its token stops working at once."""
+    from db.keys import revoke_key
+
+    if not _with_connection(lambda conn: revoke_key(conn, key_id=key_id)):
+        typer.echo(f"error: no API key {key_id}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked {key_id}")
 
 
 @app.command()

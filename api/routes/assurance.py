@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool, require
 from api.idempotency import idempotent
+from api.keys import COMPANY_NUMBER
 from api.problems import Problem
-from api.routes.api_keys import COMPANY_NUMBER
 from api.views import assurance_view, can_see_everything, load_buy, snapshot
 from db.registry import find_company, find_profile
 from workflows.joint_buy import JointBuyWorkflow

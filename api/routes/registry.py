@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Principal, Role
 from api.deps import AdminCaller, Pool, require
 from api.idempotency import idempotent
+from api.keys import COMPANY_NUMBER
 from api.problems import Problem
-from api.routes.api_keys import COMPANY_NUMBER
 from db.registry import delete_debarment, find_company, find_debarment, upsert_company, upsert_debarment
 
 router = APIRouter(prefix="/v1/registry", tags=["registries"])
