@@ -30,7 +30,7 @@ async def check_organisation(conn: Any, role: Role, organisation_id: str) -> Non
                 "(POST /v1/councils/import or `jointbuy councils import`)",
                 field="organisation_id",
             )
-    if role == Role.SUPPLIER and not re.match(COMPANY_NUMBER, organisation_id):
+    if role == Role.SUPPLIER and not re.fullmatch(COMPANY_NUMBER, organisation_id):
         raise invalid(
             "a supplier key needs a Companies House number such as 01234567 or SC123456",
             field="organisation_id",

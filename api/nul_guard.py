@@ -1,4 +1,8 @@
-"""Refuse NUL characters at the edge, before they reach PostgreSQL.
+"""Refuse NUL characters and oversized bodies at the edge, before they reach PostgreSQL or Temporal.
+
+No JSON body the API takes comes near 1 MiB (a ladder of 50 tiers is a few kB); anything larger is
+refused with 413 before it is read into a command, so it can never exceed Temporal's payload limits
+and stall a buy. The council register import has its own, larger limit.
 
 PostgreSQL text and jsonb cannot hold U+0000: a NUL in a path would turn a lookup into a server
 error, and one in free text (a challenge's grounds, a note) would be accepted by the workflow and
@@ -28,6 +32,10 @@ def carries_nul(body: bytes) -> bool:
     return b"\x00" in body or _JSON_NUL.search(body) is not None
 
 
+MAX_BODY = 1024 * 1024
+MAX_BODY_BY_PATH = {"/v1/councils/import": 20 * 1024 * 1024}
+
+
 class NulGuard:
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -40,6 +48,7 @@ class NulGuard:
         if b"\x00" in unquote_to_bytes(target) or b"\x00" in unquote_to_bytes(scope["query_string"]):
             await _refuse(send, Problem(400, "the request's path or query contains a NUL character"))
             return
+        limit = MAX_BODY_BY_PATH.get(scope["path"], MAX_BODY)
         body = b""
         more = True
         while more:
@@ -48,6 +57,9 @@ class NulGuard:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
+            if len(body) > limit:
+                await _refuse(send, Problem(413, f"the body may be at most {limit} bytes"))
+                return
         if carries_nul(body):
             where = _nul_field(body)
             errors = [{"field": where, "message": "may not contain NUL (U+0000)"}] if where else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.auth import Role
 from procurement.models import BuyTerms, DemandLine, SignUpLine, Stage
@@ -13,13 +13,20 @@ from procurement.pricing import MAX_TIERS
 from workflows.messages import CorrectedMarks
 
 GssCode = Annotated[str, Field(pattern=r"^[ENSW]\d{8}$", examples=["E06000001"])]
+# Free text a person writes (reasons, grounds, names): trimmed, and never blank once trimmed.
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+# An organisation id: a GSS code, a company number or a lead's short code; printable, no spaces.
+OrganisationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["E06000001"])]
 
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
-    organisation_id: str = Field(min_length=1, max_length=64, examples=["E06000001"])
-    name: str = Field(min_length=1, max_length=200, examples=["Hartlepool procurement system"])
+    organisation_id: OrganisationId
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+        examples=["Hartlepool procurement system"]
+    )
 
 
 class ApiKeyCreated(BaseModel):
@@ -81,7 +88,7 @@ class CloseStageRequest(BaseModel):
 
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000, examples=["budget withdrawn"])
+    reason: Reason = Field(examples=["budget withdrawn"])
 
 
 class EventOut(BaseModel):
@@ -145,7 +152,7 @@ class ChallengeLodge(BaseModel):
             "examples": [{"grounds": "our quality answers were marked against the wrong lot"}]
         },
     )
-    grounds: str = Field(min_length=1, max_length=10_000)
+    grounds: LongText
 
 
 class ChallengeDecision(BaseModel):

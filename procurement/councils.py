@@ -44,11 +44,21 @@ def _date(value: str) -> date | None:
 def parse_local_authorities(text: str, *, include_former: bool = False) -> list[Council]:
     """Parse the register; former authorities are skipped unless asked for. Raises on bad input."""
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse(reader, include_former)
+    except csv.Error as err:  # e.g. a field longer than the csv module allows
+        raise invalid(f"line {reader.line_num + 1}: not readable as CSV: {err}", field="body") from err
+
+
+def _parse(reader: csv.DictReader[str], include_former: bool) -> list[Council]:
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise invalid(f"not a local-authority register: missing columns {missing}", field="body")
     councils = []
     for line, row in enumerate(reader, start=2):
+        short = [c for c in REQUIRED_COLUMNS if row.get(c) is None]
+        if short:
+            raise invalid(f"line {line}: the row ends before the columns {short}", field="body")
         current = row["current-authority"].strip().lower() == "true"
         if not current and not include_former:
             continue

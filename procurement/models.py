@@ -51,12 +51,12 @@ class Lot(Frozen):
 
 
 class Viability(Frozen):
-    min_councils: int = Field(default=1, ge=1, le=10_000)
+    min_councils: int = Field(default=1, ge=1, le=10_000, strict=True)
     min_total_quantity: dict[str, Quantity] = Field(default_factory=dict)
 
 
 class Requirements(Frozen):
-    certifications: list[str] = Field(default_factory=list)
+    certifications: list[str] = Field(default_factory=list, max_length=20)
     min_employers_liability_gbp: Money = Decimal("5000000")
     turnover_ratio: Decimal = Field(default=Decimal("2.0"), ge=0, le=100)
     # A supplier flagged on a discretionary exclusion ground waits this long for the lead's
@@ -66,18 +66,18 @@ class Requirements(Frozen):
 
 
 class NegotiationTerms(Frozen):
-    rounds: int = Field(default=3, ge=1, le=10)
+    rounds: int = Field(default=3, ge=1, le=10, strict=True)
     round_window: timedelta = timedelta(days=2)
     min_decrement_pct: Decimal = Field(default=Decimal("0.5"), ge=0, le=50)
     extension_window: timedelta = timedelta(minutes=5)
-    max_extensions: int = Field(default=10, ge=0, le=100)
+    max_extensions: int = Field(default=10, ge=0, le=100, strict=True)
 
 
 class AwardTerms(Frozen):
-    price_weight: int = Field(default=60, ge=0, le=100)
-    quality_weight: int = Field(default=30, ge=0, le=100)
-    social_value_weight: int = Field(default=10, ge=10, le=100)
-    standstill_working_days: int = Field(default=8, ge=0, le=30)
+    price_weight: int = Field(default=60, ge=0, le=100, strict=True)
+    quality_weight: int = Field(default=30, ge=0, le=100, strict=True)
+    social_value_weight: int = Field(default=10, ge=10, le=100, strict=True)
+    standstill_working_days: int = Field(default=8, ge=0, le=30, strict=True)
     calendar: Literal["england-and-wales", "scotland", "northern-ireland"] = "england-and-wales"
 
     @model_validator(mode="after")
@@ -104,7 +104,7 @@ class BuyTerms(Frozen):
     requirements: Requirements = Requirements()
     negotiation: NegotiationTerms = NegotiationTerms()
     award: AwardTerms = AwardTerms()
-    contract_years: int = Field(default=1, ge=1, le=10)
+    contract_years: int = Field(default=1, ge=1, le=10, strict=True)
 
     @field_validator("demand_closes_at")
     @classmethod
@@ -134,15 +134,18 @@ class BuyTerms(Frozen):
         return [lot.id for lot in self.lots]
 
 
+LotRef = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class DemandLine(Frozen):
-    lot_id: str
+    lot_id: LotRef
     quantity: Quantity
     baseline_unit_price: Money
     budget_ceiling_gbp: Money | None = None
 
 
 class SignUpLine(Frozen):
-    lot_id: str
+    lot_id: LotRef
     quantity: Quantity
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool, require
 from api.idempotency import idempotent
 from api.keys import COMPANY_NUMBER
 from api.problems import Problem
+from api.schemas import Reason
 from api.views import assurance_view, can_see_everything, load_buy, snapshot
 from db.registry import find_company, find_profile
 from workflows.joint_buy import JointBuyWorkflow
@@ -28,7 +29,7 @@ class ExclusionDecision(BaseModel):
         json_schema_extra={"examples": [{"exclude": False, "reason": "self-cleaning evidence accepted"}]},
     )
     exclude: bool
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
 
 
 async def _supplier_name(conn: Any, company_number: str) -> str:

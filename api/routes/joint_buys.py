@@ -51,7 +51,7 @@ async def list_joint_buys(
     caller: Caller,
     stage: Stage | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[dict[str, Any]]:
     """Joint buys the caller may see (a lead sees those it leads), newest first."""
     lead = caller.organisation_id if caller.role == Role.LEAD else None
@@ -113,7 +113,7 @@ async def get_events(
     buy_id: str,
     pool: Pool,
     caller: Caller,
-    after: int = Query(0, ge=0, description="only events with a greater seq"),
+    after: int = Query(0, ge=0, le=2**31 - 1, description="only events with a greater seq"),
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     """The audit log in order, shaped by role like the buy itself."""

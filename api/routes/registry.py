@@ -61,7 +61,9 @@ class DebarmentRecord(BaseModel):
         },
     )
     ground: str = Field(min_length=1, max_length=500, description="why the company is on the list")
-    mandatory: bool = Field(description="true excludes outright; false is discretionary (the lead decides)")
+    mandatory: bool = Field(
+        strict=True, description="true excludes outright; false is discretionary (the lead decides)"
+    )
 
 
 class DebarmentOut(BaseModel):

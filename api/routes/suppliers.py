@@ -69,8 +69,9 @@ class SupplierProfile(BaseModel):
         max_length=len(KNOWN_CERTIFICATIONS) * 2,
         description="from: " + ", ".join(sorted(KNOWN_CERTIFICATIONS)),
     )
-    modern_slavery_statement: bool = False
-    carbon_reduction_plan: bool = False
+    # Strict: `true`/`false`, never "yes" or 1 quietly read as one.
+    modern_slavery_statement: bool = Field(default=False, strict=True)
+    carbon_reduction_plan: bool = Field(default=False, strict=True)
 
     @field_validator("certifications")
     @classmethod
