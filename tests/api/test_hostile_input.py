@@ -7,10 +7,9 @@ case; a case that would wreck a shared buy if the API took it gets a fresh buy o
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from jointbuy.config import Settings
 from tests.api.conftest import Api, Buy
+from tests.api.hostile import JSON, NOTHING, NUL_ID, UNKNOWN, Req, assert_problem, case, send
 
-PROBLEM = "application/problem+json"
 S1, S2, STRANGER = "51000001", "51000002", "51000009"
 E1, E2 = "E06000052", "E06000054"
 DEMAND = {
@@ -29,32 +28,7 @@ DEMAND = {
     E2: [{"lot_id": "laptops", "quantity": 70, "baseline_unit_price": "940"}],
 }
 STAGES = ("negotiation", "evaluation", "standstill", "suspended")
-ANSWER_WITHIN = 5.0  # seconds; every refusal here takes milliseconds
-UNKNOWN = "/v1/joint-buys/jb-000000000000"
-NUL_ID = "/v1/joint-buys/jb-%00"
-NOTHING = object()
-JSON = {"Content-Type": "application/json"}
 _fresh = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Req:
-    """One hostile request. `path` starting with `{buy}` is under the target buy; `who` names a
-    token (see `headers_for`); `body` is sent as JSON unless it is bytes."""
-
-    method: str
-    path: str
-    body: Any = NOTHING
-    who: str = "lead"
-    status: int = 422
-    says: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    buy: str = "negotiation"
-
-
-def case(name: str, req: Req, bug: str | None = None) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-    return pytest.param(req, id=name, marks=marks)
 
 
 # --- POST /bids ------------------------------------------------------------------------------------
@@ -523,31 +497,18 @@ async def audit_log(world: World, buy: Buy) -> list[Any]:
 
 
 async def target(world: World, req: Req) -> Buy:
-    if req.buy.startswith("fresh-"):
-        return await drive(world.api, req.buy.removeprefix("fresh-"), f"LEAD-HOSTILE-FRESH-{next(_fresh)}")
-    return world.buys[req.buy]
+    stage = req.buy or "negotiation"  # where most of these requests aim
+    if stage.startswith("fresh-"):
+        return await drive(world.api, stage.removeprefix("fresh-"), f"LEAD-HOSTILE-FRESH-{next(_fresh)}")
+    return world.buys[stage]
 
 
 async def refused(world: World, req: Req) -> None:
     buy = await target(world, req)
-    kwargs: dict[str, Any] = {"headers": headers_for(world, req.who, buy) | req.headers}
-    if isinstance(req.body, bytes):
-        kwargs["content"] = req.body
-    elif req.body is not NOTHING:
-        kwargs["json"] = req.body
     mutating = req.method != "GET"
     before = await audit_log(world, buy) if mutating else None
-    try:
-        async with asyncio.timeout(ANSWER_WITHIN):
-            r = await world.http.request(req.method, req.path.replace("{buy}", buy.url), **kwargs)
-    except TimeoutError:
-        raise AssertionError(f"no answer within {ANSWER_WITHIN} s") from None
-    assert r.status_code == req.status, f"{r.status_code} {r.headers.get('content-type')}: {r.text[:500]}"
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    body = r.json()
-    assert body["status"] == req.status, body
-    assert all(isinstance(body[k], str) and body[k] for k in ("type", "title", "detail")), body
-    assert req.says.lower() in (body["detail"] + str(body.get("errors", ""))).lower(), body
+    r = await send(world.http, req, headers_for(world, req.who, buy), buy.url)
+    assert_problem(r, req.status, req.says)
     if mutating:
         assert await audit_log(world, buy) == before
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from jointbuy.config import Settings
 from tests.api.conftest import Api, Buy, buy_body, supplier_profile
+from tests.api.hostile import ANSWER_WITHIN, JSON, NOTHING, NUL_ID, UNKNOWN, Req, assert_problem, case, send
 
-PROBLEM = "application/problem+json"
 E1, E2, E3 = "E06000052", "E06000054", "E06000003"  # E3 registers no demand anywhere here
 S_NEG, S_PROFILE, S_OTHER = "52000001", "52000002", "52000003"
 DEMAND = {
@@ -31,11 +31,6 @@ DEMAND = {
     E2: [{"lot_id": "laptops", "quantity": 70, "baseline_unit_price": "940"}],
 }
 STAGES = ("demand", "sign_up", "negotiation", "cancelled")
-ANSWER_WITHIN = 5.0  # seconds; every refusal here takes milliseconds
-UNKNOWN = "/v1/joint-buys/jb-000000000000"
-NUL_ID = "/v1/joint-buys/jb-%00"
-NOTHING = object()
-JSON = {"Content-Type": "application/json"}
 CSV = {"Content-Type": "text/csv"}
 _fresh = itertools.count(1)
 # What a refused request must leave exactly as it was, besides the target buy's audit log.
@@ -55,27 +50,6 @@ WITNESS = "SELECT (SELECT count(*) FROM events) AS events, " + ", ".join(
     f"(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t) AS {table}"
     for table in WITNESSED
 )
-
-
-@dataclass(frozen=True)
-class Req:
-    """One hostile request. `path` may hold `{buy}` (the target buy's URL); `who` names a token (see
-    `headers_for`); `body` is sent as JSON unless it is bytes; `buy` names the shared buy the request
-    aims at (`fresh-<stage>` for a buy of its own, None for requests about no buy)."""
-
-    method: str
-    path: str
-    body: Any = NOTHING
-    who: str = "lead"
-    status: int = 422
-    says: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    buy: str | None = None
-
-
-def case(name: str, req: Req, bug: str | None = None) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-    return pytest.param(req, id=name, marks=marks)
 
 
 def without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -967,37 +941,12 @@ async def target(world: World, req: Req) -> Buy | None:
     return world.buys[req.buy]
 
 
-async def send(world: World, req: Req, buy: Buy | None) -> httpx.Response:
-    kwargs: dict[str, Any] = {"headers": headers_for(world, req.who, buy) | req.headers}
-    if isinstance(req.body, bytes):
-        kwargs["content"] = req.body
-    elif req.body is not NOTHING:
-        kwargs["json"] = req.body
-    path = req.path.replace("{buy}", buy.url if buy else "")
-    try:
-        async with asyncio.timeout(ANSWER_WITHIN):
-            return await world.http.request(req.method, path, **kwargs)
-    except TimeoutError:
-        raise AssertionError(f"no answer within {ANSWER_WITHIN} s") from None
-
-
-def assert_problem(r: httpx.Response, status: int, says: str = "") -> dict[str, Any]:
-    assert r.status_code == status, f"{r.status_code} {r.headers.get('content-type')}: {r.text[:500]}"
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    body: dict[str, Any] = r.json()
-    assert body["status"] == status, body
-    assert all(isinstance(body[k], str) and body[k] for k in ("type", "title", "detail")), body
-    assert says.lower() in (body["detail"] + str(body.get("errors", ""))).lower(), body
-    if status == 401:
-        assert r.headers["www-authenticate"] == "Bearer", r.headers
-    return body
-
-
 async def refused(world: World, req: Req) -> None:
     buy = await target(world, req)
     mutating = req.method != "GET"
     before = await witness(world, buy) if mutating else None
-    assert_problem(await send(world, req, buy), req.status, req.says)
+    r = await send(world.http, req, headers_for(world, req.who, buy), buy.url if buy else "")
+    assert_problem(r, req.status, req.says)
     if mutating:
         assert await witness(world, buy) == before
 
