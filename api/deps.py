@@ -70,3 +70,4 @@ def require(*roles: Role) -> Callable[..., Any]:
 AdminCaller = Annotated[Principal, Depends(require(Role.ADMIN))]
 LeadCaller = Annotated[Principal, Depends(require(Role.LEAD))]
 CouncilCaller = Annotated[Principal, Depends(require(Role.COUNCIL))]
+SupplierCaller = Annotated[Principal, Depends(require(Role.SUPPLIER))]

@@ -35,6 +35,7 @@ _STATUS = {
     ErrorKind.CONFLICT.value: 409,
     ErrorKind.FORBIDDEN.value: 403,
     ErrorKind.NOT_FOUND.value: 404,
+    EVENT_LOG_FAILURE: 503,  # the buy stopped: its events could not be recorded
 }
 # RESOURCE_EXHAUSTED (too many updates in flight, from another API process) is retried this long.
 _BACKOFF_ATTEMPTS = 8
@@ -120,9 +121,6 @@ async def _backoff(attempt: int) -> None:
 
 def _refusal(err: WorkflowUpdateFailedError) -> Problem:
     cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type == EVENT_LOG_FAILURE:
-        log.error("a buy's audit log could not be written", error=cause.message)
-        return Problem(503, cause.message)
     if isinstance(cause, ApplicationError) and cause.type in _STATUS:
         field = cause.details[0] if cause.details else None
         extra = cause.details[1] if len(cause.details) > 1 and isinstance(cause.details[1], dict) else None

@@ -97,6 +97,18 @@ ON CONFLICT (buy_id, council, lot_id) DO NOTHING
 """
 
 
+# A contract's amounts, in the order INSERT_CONTRACT takes them (the API shows the same ones).
+CONTRACT_MONEY = (
+    "unit_price",
+    "total",
+    "baseline_unit_price",
+    "baseline_total",
+    "saving",
+    "standalone_unit_price",
+    "aggregation_dividend",
+)
+
+
 def _money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -249,17 +261,6 @@ async def contract_created(conn: Any, buy_id: str, e: DomainEvent) -> None:
         d["lot"],
         d["supplier"],
         d["quantity"],
-        *(
-            _money(d[name])
-            for name in (
-                "unit_price",
-                "total",
-                "baseline_unit_price",
-                "baseline_total",
-                "saving",
-                "standalone_unit_price",
-                "aggregation_dividend",
-            )
-        ),
+        *(_money(d[name]) for name in CONTRACT_MONEY),
         e.at,
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from api.auth import Principal, Role
-from api.deps import Caller, Gateway, LeadCaller, Pool, require
+from api.auth import Role
+from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
 from api.keys import COMPANY_NUMBER
 from api.problems import Problem
@@ -19,7 +19,6 @@ from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import DecideExclusion, RegisterSupplier
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["suppliers"])
-SupplierCaller = Annotated[Principal, Depends(require(Role.SUPPLIER))]
 CompanyNumber = Annotated[str, Path(pattern=COMPANY_NUMBER, examples=["01234567"])]
 
 

@@ -6,31 +6,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import Principal, Role
-from api.deps import Caller, Gateway, LeadCaller, Pool, require
+from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
 from api.problems import Problem
 from api.schemas import ChallengeDecision, ChallengeLodge
 from api.views import can_see_everything, load_buy, money, snapshot, standstill_view
 from db import award as q
 from db.buys import buy_lots
+from db.projections_award import CONTRACT_MONEY
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import ChallengeReceipt, DecideChallenge, LodgeChallenge
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["award"])
-SupplierCaller = Annotated[Principal, Depends(require(Role.SUPPLIER))]
 ChallengeId = Annotated[str, Path(min_length=1, max_length=64, examples=["ch-1"])]
-CONTRACT_MONEY = (
-    "unit_price",
-    "total",
-    "baseline_unit_price",
-    "baseline_total",
-    "saving",
-    "standalone_unit_price",
-    "aggregation_dividend",
-)
 
 
 def _challenge(r: Any) -> dict[str, Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from api.auth import Principal, Role
-from api.deps import Gateway, LeadCaller, Pool, require
+from api.deps import Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
 from api.schemas import BidSubmission, ScoresEntry
 from api.views import load_buy, money, round_view, snapshot, supplier_bids_view, tiers_view
@@ -15,7 +14,6 @@ from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import BidReceipt, EnterScores, ScoresReceipt, SubmitBid
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["negotiation"])
-SupplierCaller = Annotated[Principal, Depends(require(Role.SUPPLIER))]
 
 
 def _bid_answer(buy_id: str, receipt: BidReceipt) -> dict[str, Any]:
