@@ -9,7 +9,6 @@ Runs inside the workflow (deterministic): state lives in `BuyState`, so a new ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,7 +19,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from procurement import suppliers as rules
     from procurement.assurance import CheckResult, outcome_of
-    from procurement.models import BuyState, CheckOutcome, Stage
+    from procurement.models import CheckOutcome, Stage
     from workflows.messages import (
         CHECK_CARBON_REDUCTION_PLAN,
         CHECK_CERTIFICATIONS,
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CheckSupplier,
     )
     from workflows.search import QUALIFIED_KEY
+    from workflows.stage import StagePart
 
 # Suppliers checked at once: 7 activities each, far below the 2,000 pending activities per run.
 BATCH = 50
@@ -58,23 +58,8 @@ CHECKS: list[tuple[str, timedelta, RetryPolicy]] = [
     (CHECK_CARBON_REDUCTION_PLAN, timedelta(seconds=10), _retry(10, 10)),
 ]
 
-Emit = Callable[[str, str, dict[str, Any]], int]
 
-
-class AssuranceStage:
-    def __init__(
-        self,
-        state: BuyState,
-        *,
-        emit: Emit,
-        finish: Callable[[Stage, str], None],
-        enter: Callable[..., None],
-    ) -> None:
-        self._s = state
-        self._emit = emit
-        self._finish = finish
-        self._enter = enter
-
+class AssuranceStage(StagePart):
     async def run_checks(self) -> None:
         """Check every supplier not yet checked (all of them, unless a previous run began)."""
         if self._s.annual_contract_value is None:

@@ -9,7 +9,7 @@ re-evaluates, or cancels. Runs inside the workflow (deterministic): state lives 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import Any
@@ -20,12 +20,12 @@ with workflow.unsafe.imports_passed_through():
     from zoneinfo import ZoneInfo
 
     from procurement import award as rules
-    from procurement.models import BuyState, Challenge, Marks, Stage, StandstillState
+    from procurement.models import Challenge, Marks, Stage, StandstillState
     from workflows.messages import DecideChallenge, EnterScores, LodgeChallenge
+    from workflows.stage import StagePart
 
 # Working days and notice dates are UK days, whatever the workflow clock's zone.
 UK = ZoneInfo("Europe/London")
-Emit = Callable[[str, str, dict[str, Any]], int]
 
 
 def uk_today() -> date:
@@ -56,28 +56,16 @@ def _standstill_data(st: StandstillState) -> dict[str, Any]:
     }
 
 
-class AwardStage:
-    def __init__(
-        self,
-        state: BuyState,
-        *,
-        emit: Emit,
-        finish: Callable[[Stage, str], None],
-        enter: Callable[..., None],
-    ) -> None:
-        self._s = state
-        self._emit = emit
-        self._finish = finish
-        self._enter = enter
-
+class AwardStage(StagePart):
     # ---- evaluation ---------------------------------------------------------------------------
 
     def enter_scores(self, cmd: EnterScores, marks: Marks) -> int:
-        self._s.marks.setdefault(cmd.lot_id, {})[cmd.company_number] = marks
+        return self._mark(cmd.company_number, cmd.lot_id, marks, cmd.actor)
+
+    def _mark(self, supplier: str, lot_id: str, marks: Marks, actor: str) -> int:
+        self._s.marks.setdefault(lot_id, {})[supplier] = marks
         return self._emit(
-            "score.entered",
-            cmd.actor,
-            {"company_number": cmd.company_number, "lot_id": cmd.lot_id, **marks.model_dump()},
+            "score.entered", actor, {"company_number": supplier, "lot_id": lot_id, **marks.model_dump()}
         )
 
     def evaluation_done(self) -> bool:
@@ -183,12 +171,7 @@ class AwardStage:
         """Correct the challenger's marks and evaluate again; a fresh notice and standstill follow."""
         for c in cmd.corrected_scores:
             marks = Marks(quality=c.quality, social_value=c.social_value)
-            self._s.marks.setdefault(c.lot_id, {})[challenge.supplier] = marks
-            self._emit(
-                "score.entered",
-                cmd.actor,
-                {"company_number": challenge.supplier, "lot_id": c.lot_id, **marks.model_dump()},
-            )
+            self._mark(challenge.supplier, c.lot_id, marks, cmd.actor)
         self._s.award = {}
         self._s.evaluation = {}
         self._s.standstill = None

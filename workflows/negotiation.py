@@ -8,34 +8,17 @@ After each round each supplier learns only its own rank. Runs inside the workflo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from procurement import rounds as rules
-    from procurement.models import Bid, BuyState, NegotiationState, RoundResult, Stage
+    from procurement.models import Bid, NegotiationState, RoundResult, Stage
     from procurement.pricing import extend_deadline
     from workflows.messages import SubmitBid
+    from workflows.stage import StagePart
 
-Emit = Callable[[str, str, dict[str, Any]], int]
 
-
-class NegotiationStage:
-    def __init__(
-        self,
-        state: BuyState,
-        *,
-        emit: Emit,
-        finish: Callable[[Stage, str], None],
-        enter: Callable[..., None],
-    ) -> None:
-        self._s = state
-        self._emit = emit
-        self._finish = finish
-        self._enter = enter
-
+class NegotiationStage(StagePart):
     def start(self) -> None:
         """Open the first round on entering negotiation (a resumed run finds it open already)."""
         if self._s.negotiation is None:
