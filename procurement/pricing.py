@@ -115,15 +115,18 @@ def required_price(previous: Decimal, min_decrement_pct: Decimal) -> Decimal:
     return exact.quantize(PENNY, rounding=ROUND_FLOOR)
 
 
-def check_decrement(previous: Decimal, new: Decimal, min_decrement_pct: Decimal) -> None:
-    """A supplier's new price must be at most `required_price(previous, min_decrement_pct)`."""
+def check_decrement(
+    previous: Decimal, new: Decimal, min_decrement_pct: Decimal, *, field: str = "unit_price"
+) -> None:
+    """A supplier's new price must be at most `required_price(previous, min_decrement_pct)`;
+    `field` names where the caller's price came from."""
     required = required_price(previous, min_decrement_pct)
     if new > required:
         raise DecrementError(
             f"unit price {new} must be at most {required}: {min_decrement_pct}% below your "
             f"previous {previous}",
             required=required,
-            field="unit_price",
+            field=field,
         )
 
 

@@ -18,7 +18,6 @@ from procurement.models import Bid, BuyState, NegotiationState, Stage
 from procurement.pricing import (
     PENNY,
     EvaluatedBid,
-    PricingRuleError,
     Tier,
     check_decrement,
     price_at,
@@ -106,13 +105,9 @@ def check_bid(
     evaluated = evaluated.quantize(PENNY)
     previous = latest_bid(neg, supplier, lot_id)
     if previous is not None:
-        try:
-            check_decrement(
-                previous.evaluated_unit_price, evaluated, state.terms.negotiation.min_decrement_pct
-            )
-        except PricingRuleError as err:
-            err.field = "tiers"
-            raise
+        pct = state.terms.negotiation.min_decrement_pct
+        # The evaluated price comes from the ladder as a whole, so the ladder is what must change.
+        check_decrement(previous.evaluated_unit_price, evaluated, pct, field="tiers")
     return PricedBid(ladder, evaluated, previous.evaluated_unit_price if previous else None)
 
 

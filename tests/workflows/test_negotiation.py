@@ -150,7 +150,7 @@ async def test_single_qualified_supplier_makes_one_final_offer(
     now = await time_env.get_current_time()
     state = negotiation_state(now, {"S1": "qualified", "S2": "excluded"})
     handle = await start_buy(sink, time_env.client, task_queue, state)
-    [opened] = of_type(sink, "round.opened")
+    [opened] = await wait_for(sink, "round.opened")
     assert (opened.data["rounds"], opened.data["best_and_final"], opened.data["qualified"]) == (
         1,
         True,
@@ -234,7 +234,7 @@ async def test_continue_as_new_mid_round_keeps_round_bids_and_deadline(
     now = await time_env.get_current_time()
     state = negotiation_state(now, TWO, negotiation={"extension_window": WINDOW})
     handle = await start_buy(sink, time_env.client, task_queue, state, messages_per_run=10)
-    [opened] = of_type(sink, "round.opened")
+    [opened] = await wait_for(sink, "round.opened")
     deadline = closes_at(opened.data)
 
     # Round 1 stays open across a handover: S1 keeps improving, one bid extends the round.
@@ -287,7 +287,7 @@ async def test_bid_that_closes_its_round_is_told_about_its_own_round(
     now = await time_env.get_current_time()
     state = negotiation_state(now, TWO, negotiation={"extension_window": WINDOW})
     handle = await start_buy(sink, time_env.client, task_queue, state)
-    [opened_1] = of_type(sink, "round.opened")
+    [opened_1] = await wait_for(sink, "round.opened")
     deadline = closes_at(opened_1.data)
     await bid(handle, "S1", LAPTOPS, "800.00")
     await bid(handle, "S1", MONITORS, "190.00")
