@@ -12,23 +12,7 @@ from api.problems import Problem
 from db import award as award_q
 from db import buys as q
 from procurement.pricing import PENNY
-
-# Events that concern one council or one supplier: only that party, the lead and operators see them.
-COUNCIL_EVENTS = frozenset({"demand.registered", "demand.withdrawn", "sign_up.confirmed"})
-SUPPLIER_EVENTS = frozenset(
-    {
-        "supplier.registered",
-        "assurance.checked",
-        "exclusion.decided",
-        "assessment.summary",
-        "challenge.lodged",
-        "challenge.decided",
-    }
-)
-# The lead's working: every supplier's rank after a round, the marks it gives.
-LEAD_EVENTS = frozenset({"round.closed", "score.entered"})
-# Bids are sealed until negotiation is over: before then only the bidder sees its own.
-SEALED_STAGES = frozenset({"draft", "demand", "sign_up", "assurance", "negotiation"})
+from procurement.visibility import SEALED_STAGES, BuyScope, shown
 
 
 @asynccontextmanager
@@ -187,7 +171,7 @@ async def bidding_view(conn: Any, row: Any) -> dict[str, Any]:
             for c in counts
         }
     }
-    if row["stage"] not in SEALED_STAGES:
+    if row["stage"] not in SEALED_STAGES:  # the same stages that seal bid events
         tenders: dict[str, list[dict[str, Any]]] = {}
         for b in await award_q.final_bids(conn, buy_id=buy_id):
             tenders.setdefault(b["lot_id"], []).append(
@@ -238,33 +222,33 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
     }
 
 
-def _is_council(principal: Principal, council: Any) -> bool:
-    return principal.role == Role.COUNCIL and council == principal.organisation_id
+async def buy_scope(conn: Any, row: Any) -> BuyScope:
+    """What the visibility table needs of this buy: its lead, stage and who takes part."""
+    councils, suppliers = await q.buy_parties(conn, buy_id=row["buy_id"])
+    return BuyScope(lead=row["lead"], stage=row["stage"], councils=councils, suppliers=suppliers)
 
 
-def _is_supplier(principal: Principal, company: Any) -> bool:
-    return principal.role == Role.SUPPLIER and company == principal.organisation_id
+def shown_rows(
+    kind: str, rows: list[dict[str, Any]], principal: Principal, scope: BuyScope
+) -> list[dict[str, Any]]:
+    """Rows of a view, each as the caller may see the event of type `kind` it comes from (the
+    same table as the audit log): rows the caller may not see are left out."""
+    out = []
+    for r in rows:
+        seen = shown({"type": kind, "data": r}, principal, scope)
+        if seen is not None:
+            out.append(seen["data"])
+    return out
 
 
-def event_visible(event: Any, principal: Principal, lead: str, stage: str | None = None) -> bool:
-    """Whether the caller may see this audit-log event. `stage` is the buy's current stage: a bid
-    is shown to the lead and operators only once negotiation is over (unknown stage: still sealed)."""
-    kind, data = event["type"], event["data"]
-    if kind == "bid.submitted":
-        if _is_supplier(principal, data.get("company_number")):
-            return True
-        return can_see_everything(principal, lead) and stage is not None and stage not in SEALED_STAGES
-    if can_see_everything(principal, lead):
-        return True
-    if kind in LEAD_EVENTS:
-        return False
-    if kind in COUNCIL_EVENTS:
-        return _is_council(principal, data.get("council"))
-    if kind in SUPPLIER_EVENTS:
-        return _is_supplier(principal, data.get("company_number"))
-    if kind == "contract.created":
-        return _is_council(principal, data.get("council")) or _is_supplier(principal, data.get("supplier"))
-    return True
+def shown_events(events: list[Any], principal: Principal, scope: BuyScope) -> list[dict[str, Any]]:
+    """The audit log as the caller may see it: deny by default (`procurement.visibility`)."""
+    out = []
+    for e in events:
+        seen = shown(dict(e), principal, scope)
+        if seen is not None:
+            out.append(seen)
+    return out
 
 
 async def assurance_view(conn: Any, buy_id: str, only: str | None) -> list[dict[str, Any]]:

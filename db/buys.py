@@ -100,3 +100,19 @@ async def buy_suppliers(conn: Any, *, buy_id: str, company_number: str | None = 
 
 async def assurance_checks(conn: Any, *, buy_id: str, company_number: str | None = None) -> list[Any]:
     return list(await conn.fetch(SELECT_CHECKS, buy_id, company_number))
+
+
+# Who takes part in a buy (any status): the councils and suppliers its events may concern.
+SELECT_PARTIES = """
+SELECT 'council' AS role, council AS organisation_id FROM buy_councils WHERE buy_id = $1
+UNION ALL
+SELECT 'supplier', company_number FROM buy_suppliers WHERE buy_id = $1
+"""
+
+
+async def buy_parties(conn: Any, *, buy_id: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(councils, suppliers) taking part in the buy, whatever became of them since."""
+    rows = await conn.fetch(SELECT_PARTIES, buy_id)
+    councils = frozenset(r["organisation_id"] for r in rows if r["role"] == "council")
+    suppliers = frozenset(r["organisation_id"] for r in rows if r["role"] == "supplier")
+    return councils, suppliers

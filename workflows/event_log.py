@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from procurement.models import BuyState, DomainEvent
+    from procurement.visibility import check_recordable
     from workflows.messages import RECORD_EVENTS, RecordEvents
 
 # Error type of a command whose event could not be recorded (the API answers 503).
@@ -43,7 +44,9 @@ class EventLog:
         self.failure: ActivityError | None = None
 
     def emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
-        """Append an event (stamped with the workflow's clock) and return its seq."""
+        """Append an event (stamped with the workflow's clock) and return its seq. An event type
+        nobody declared the audience of (`procurement.visibility.EVENTS`) is refused."""
+        check_recordable(type_)
         seq = self._s.next_seq
         self._s.next_seq += 1
         self._pending.append(DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data))

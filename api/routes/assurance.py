@@ -13,7 +13,7 @@ from api.idempotency import idempotent
 from api.keys import COMPANY_NUMBER
 from api.problems import Problem
 from api.schemas import Reason
-from api.views import assurance_view, can_see_everything, load_buy, snapshot
+from api.views import assurance_view, buy_scope, can_see_everything, load_buy, shown_rows, snapshot
 from db.registry import find_company, find_profile
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.messages import DecideExclusion, RegisterSupplier
@@ -72,6 +72,8 @@ async def get_assurance(buy_id: str, pool: Pool, caller: Caller) -> dict[str, An
             suppliers = await assurance_view(conn, buy_id, caller.organisation_id)
         else:
             raise Problem(403, "assurance results are for the lead and each supplier itself")
+        # As the `assurance.checked` events they come from: the lead's, and each supplier's own.
+        suppliers = shown_rows("assurance.checked", suppliers, caller, await buy_scope(conn, row))
     counts: dict[str, int] = {}
     for s in suppliers:
         counts[s["status"]] = counts.get(s["status"], 0) + 1

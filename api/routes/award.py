@@ -13,7 +13,7 @@ from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
 from api.problems import Problem
 from api.schemas import ChallengeDecision, ChallengeLodge
-from api.views import can_see_everything, load_buy, money, snapshot, standstill_view
+from api.views import buy_scope, can_see_everything, load_buy, money, shown_rows, snapshot, standstill_view
 from db import award as q
 from db.buys import buy_lots
 from db.projections_award import CONTRACT_MONEY
@@ -114,15 +114,13 @@ def _summary(r: Any) -> dict[str, Any]:
 
 
 async def _summaries(conn: Any, row: Any, caller: Principal) -> dict[str, list[dict[str, Any]]]:
-    """Every summary for the lead and operators, a supplier's own, none for a council."""
-    if can_see_everything(caller, row["lead"]):
-        rows = await q.assessment_summaries(conn, buy_id=row["buy_id"])
-    elif caller.role == Role.SUPPLIER:
-        rows = await q.assessment_summaries(conn, buy_id=row["buy_id"], company_number=caller.organisation_id)
-    else:
-        rows = []
+    """Every summary for the lead and operators, a supplier's own, none for a council: as the
+    `assessment.summary` events they come from."""
+    only = None if can_see_everything(caller, row["lead"]) else caller.organisation_id
+    rows = await q.assessment_summaries(conn, buy_id=row["buy_id"], company_number=only)
+    scope = await buy_scope(conn, row)
     by_lot: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
+    for r in shown_rows("assessment.summary", [dict(r) for r in rows], caller, scope):
         by_lot.setdefault(r["lot_id"], []).append(_summary(r))
     return by_lot
 
@@ -185,14 +183,17 @@ def _contract(r: Any) -> dict[str, Any]:
     }
 
 
-def _totals(rows: list[Any]) -> dict[str, Any]:
-    def total(name: str) -> str | None:
-        return money(sum((r[name] for r in rows), Decimal(0)))
+def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums of the amounts the caller sees in every row (a supplier sees no baselines)."""
 
+    def total(name: str) -> str | None:
+        return money(sum((Decimal(r[name] or 0) for r in rows), Decimal(0)))
+
+    names = ("total", "baseline_total", "saving", "aggregation_dividend")
     return {
         "contracts": len(rows),
         "quantity": sum(r["quantity"] for r in rows),
-        **{name: total(name) for name in ("total", "baseline_total", "saving", "aggregation_dividend")},
+        **{name: total(name) for name in names if all(name in r for r in rows)},
     }
 
 
@@ -216,9 +217,7 @@ async def get_contracts(
             rows = await q.contracts(conn, buy_id=buy_id, council=council, supplier=caller.organisation_id)
         else:
             raise Problem(403, "contracts are for the lead, each council and the winning suppliers")
-    return {
-        "buy_id": buy_id,
-        "stage": row["stage"],
-        "contracts": [_contract(r) for r in rows],
-        "totals": _totals(rows),
-    }
+        scope = await buy_scope(conn, row)
+    # As the `contract.created` events: a council's baseline and saving are its own and the lead's.
+    contracts = shown_rows("contract.created", [_contract(r) for r in rows], caller, scope)
+    return {"buy_id": buy_id, "stage": row["stage"], "contracts": contracts, "totals": _totals(contracts)}

@@ -12,7 +12,7 @@ from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool
 from api.idempotency import idempotent
 from api.schemas import CancelRequest, CloseStageRequest, EventOut, JointBuyCreate
-from api.views import buy_view, event_visible, load_buy, snapshot, summary
+from api.views import buy_scope, buy_view, load_buy, shown_events, snapshot, summary
 from db.buys import list_buys
 from db.events import fetch_events
 from procurement.models import BuyState, BuyTerms, Stage
@@ -116,8 +116,10 @@ async def get_events(
     after: int = Query(0, ge=0, le=2**31 - 1, description="only events with a greater seq"),
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
-    """The audit log in order, shaped by role like the buy itself."""
+    """The audit log in order, as the caller may see it: the lead and operators most of it, a
+    council or supplier what concerns it and the buy's progress, anyone else what is published."""
     async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
+        scope = await buy_scope(conn, row)
         events = await fetch_events(conn, buy_id=buy_id, after=after, limit=limit)
-    return [dict(e) for e in events if event_visible(e, caller, row["lead"], row["stage"])]
+    return shown_events(events, caller, scope)

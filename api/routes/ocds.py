@@ -10,6 +10,7 @@ from api.deps import AppSettings, Pool
 from api.ocds import SOURCE_EVENTS, build_package, build_releases, ocid_for
 from api.problems import Problem
 from db import ocds as q
+from procurement.visibility import BuyScope, published
 
 router = APIRouter(prefix="/v1/joint-buys", tags=["transparency"])
 
@@ -21,8 +22,11 @@ async def get_ocds(buy_id: str, request: Request, pool: Pool, settings: AppSetti
         buy = await q.find_buy(conn, buy_id=buy_id)
         if buy is None:
             raise Problem(404, f"no joint buy {buy_id}")
-        events = await q.public_events(conn, buy_id=buy_id, types=SOURCE_EVENTS)
+        rows = await q.public_events(conn, buy_id=buy_id, types=SOURCE_EVENTS)
         names = await q.council_names(conn, buy_id=buy_id)
+    # Only what the visibility table publishes reaches the fold: never a baseline or a sealed bid.
+    scope = BuyScope(lead=buy["lead"], stage=None)
+    events = [e for e in (published(dict(r), scope) for r in rows) if e is not None]
     ocid = ocid_for(buy_id, settings.ocds_prefix)
     releases = build_releases(buy=buy, events=events, names=names, ocid=ocid)
     if not releases:

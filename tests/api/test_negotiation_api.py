@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from api.auth import Principal, Role
-from api.views import event_visible
+from procurement import visibility
+from procurement.visibility import BuyScope
 from tests.api.conftest import Api, Buy
 from tests.api.test_bad_input import assert_problem
 
@@ -418,6 +419,9 @@ async def test_contracts_by_role(api: Api) -> None:
     assert_problem(await api.http.get(f"{url}?council=nowhere", headers=buy.lead), 422, "council")
     won = (await api.http.get(url, headers=buy.suppliers[S1])).json()
     assert [(c["council"], c["lot"]) for c in won["contracts"]] == [(E1, "monitors"), (E2, "monitors")]
+    # A council's baseline (and the saving worked from it) is its own and the lead's, not the winner's
+    assert not [k for c in won["contracts"] for k in c if k.startswith("baseline") or k == "saving"]
+    assert "baseline_total" not in won["totals"] and "saving" not in won["totals"]
     lead_filtered = (await api.http.get(f"{url}?council={E2}", headers=buy.lead)).json()
     assert lead_filtered["totals"]["contracts"] == 2
 
@@ -425,6 +429,7 @@ async def test_contracts_by_role(api: Api) -> None:
     assert {e["data"]["council"] for e in of_type(e2_events, "contract.created")} == {E2}
     s1_events = await events(api, buy, buy.suppliers[S1])
     assert {e["data"]["lot"] for e in of_type(s1_events, "contract.created")} == {"monitors"}
+    assert not [k for e in of_type(s1_events, "contract.created") for k in e["data"] if "baseline" in k]
     award = (await api.http.get(f"{buy.url}/award", headers=buy.councils[E2])).json()
     assert {lot["status"] for lot in award["lots"]} == {"awarded"}
 
@@ -453,4 +458,5 @@ def test_a_bid_is_sealed_until_negotiation_is_over(
     role: Role, organisation: str, stage: str | None, visible: bool
 ) -> None:
     caller = Principal(key_id="k", role=role, organisation_id=organisation)
-    assert event_visible(_bid_event(S1), caller, "LEAD", stage) is visible
+    scope = BuyScope(lead="LEAD", stage=stage, councils=frozenset({E1}), suppliers=frozenset({S1, S2}))
+    assert visibility.visible(_bid_event(S1), caller, scope) is visible
