@@ -28,8 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.assurance import AssuranceStage
     from workflows.award import AwardStage
     from workflows.event_log import EventLog
+    from workflows.handover import Handover
     from workflows.messages import (
-        RUN_HANDOVER,
         BidReceipt,
         BuyOutcome,
         Cancel,
@@ -87,10 +87,10 @@ class JointBuyWorkflow:
     def __init__(self, inp: JointBuyInput) -> None:
         self._s = inp.state
         self._messages_per_run = inp.messages_per_run
-        self._messages = 0
+        self._handover = Handover(inp.messages_per_run)
         self._close_requested: Stage | None = None
         self._published_councils = -1
-        self._log = EventLog(self._s, on_recorded=self._publish_council_count)
+        self._log = EventLog(self._s, on_recorded=self._on_recorded)
         self._emit = self._log.emit
         self._assurance = AssuranceStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
         self._negotiation = NegotiationStage(self._s, emit=self._emit, finish=self._finish, enter=self._enter)
@@ -240,8 +240,8 @@ class JointBuyWorkflow:
 
     @register_demand.validator
     def _validate_register_demand(self, cmd: RegisterDemand) -> None:
-        self._admit()
-        _checked(lambda: rules.check_register_demand(self._s, cmd.lines))
+        if self._admit():
+            _checked(lambda: rules.check_register_demand(self._s, cmd.lines))
 
     @workflow.update
     async def withdraw_demand(self, cmd: WithdrawDemand) -> Receipt:
@@ -253,8 +253,8 @@ class JointBuyWorkflow:
 
     @withdraw_demand.validator
     def _validate_withdraw_demand(self, cmd: WithdrawDemand) -> None:
-        self._admit()
-        _checked(lambda: rules.check_withdraw_demand(self._s, cmd.council))
+        if self._admit():
+            _checked(lambda: rules.check_withdraw_demand(self._s, cmd.council))
 
     @workflow.update
     async def sign_up(self, cmd: SignUp) -> Receipt:
@@ -270,8 +270,8 @@ class JointBuyWorkflow:
 
     @sign_up.validator
     def _validate_sign_up(self, cmd: SignUp) -> None:
-        self._admit()
-        _checked(lambda: rules.check_sign_up(self._s, cmd.council, cmd.lines))
+        if self._admit():
+            _checked(lambda: rules.check_sign_up(self._s, cmd.council, cmd.lines))
 
     @workflow.update
     async def close_stage(self, cmd: CloseStage) -> Receipt:
@@ -295,8 +295,8 @@ class JointBuyWorkflow:
 
     @close_stage.validator
     def _validate_close_stage(self, cmd: CloseStage) -> None:
-        self._admit()
-        _checked(lambda: rules.check_close_stage(self._s, cmd.stage))
+        if self._admit():
+            _checked(lambda: rules.check_close_stage(self._s, cmd.stage))
 
     @workflow.update
     async def cancel(self, cmd: Cancel) -> Receipt:
@@ -308,8 +308,8 @@ class JointBuyWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, cmd: Cancel) -> None:  # noqa: ARG002 - same signature as the update
-        self._admit()
-        _checked(lambda: rules.check_cancel(self._s))
+        if self._admit():
+            _checked(lambda: rules.check_cancel(self._s))
 
     @workflow.update
     async def confirm_started(self) -> Receipt:
@@ -332,8 +332,8 @@ class JointBuyWorkflow:
 
     @register_supplier.validator
     def _validate_register_supplier(self, cmd: RegisterSupplier) -> None:  # noqa: ARG002
-        self._admit()
-        _checked(lambda: supplier_rules.check_register_supplier(self._s))
+        if self._admit():
+            _checked(lambda: supplier_rules.check_register_supplier(self._s))
 
     @workflow.update
     async def decide_exclusion(self, cmd: DecideExclusion) -> Receipt:
@@ -344,8 +344,8 @@ class JointBuyWorkflow:
 
     @decide_exclusion.validator
     def _validate_decide_exclusion(self, cmd: DecideExclusion) -> None:
-        self._admit()
-        _checked(lambda: supplier_rules.check_decide_exclusion(self._s, cmd.company_number))
+        if self._admit():
+            _checked(lambda: supplier_rules.check_decide_exclusion(self._s, cmd.company_number))
 
     @workflow.update
     async def submit_bid(self, cmd: SubmitBid) -> BidReceipt:
@@ -372,8 +372,8 @@ class JointBuyWorkflow:
 
     @submit_bid.validator
     def _validate_submit_bid(self, cmd: SubmitBid) -> None:
-        self._admit()
-        self._check_bid(cmd)
+        if self._admit():
+            self._check_bid(cmd)
 
     def _check_bid(self, cmd: SubmitBid) -> bid_rules.PricedBid:
         return _checked(
@@ -389,8 +389,8 @@ class JointBuyWorkflow:
 
     @enter_scores.validator
     def _validate_enter_scores(self, cmd: EnterScores) -> None:
-        self._admit()
-        self._check_marks(cmd)
+        if self._admit():
+            self._check_marks(cmd)
 
     def _check_marks(self, cmd: EnterScores) -> Marks:
         return _checked(
@@ -414,8 +414,8 @@ class JointBuyWorkflow:
 
     @lodge_challenge.validator
     def _validate_lodge_challenge(self, cmd: LodgeChallenge) -> None:
-        self._admit()
-        _checked(lambda: award_rules.check_challenge(self._s, cmd.company_number))
+        if self._admit():
+            _checked(lambda: award_rules.check_challenge(self._s, cmd.company_number))
 
     @workflow.update
     async def decide_challenge(self, cmd: DecideChallenge) -> Receipt:
@@ -426,8 +426,8 @@ class JointBuyWorkflow:
 
     @decide_challenge.validator
     def _validate_decide_challenge(self, cmd: DecideChallenge) -> None:
-        self._admit()
-        self._check_decision(cmd)
+        if self._admit():
+            self._check_decision(cmd)
 
     def _check_decision(self, cmd: DecideChallenge) -> Any:
         corrected = {
@@ -453,6 +453,11 @@ class JointBuyWorkflow:
             aggregate=rules.aggregate(self._s.terms, self._s.demand, self._s.signups),
         )
 
+    def _on_recorded(self) -> None:
+        # Runs after a batch of events is written: a task Temporal always records.
+        self._handover.notice()
+        self._publish_council_count()
+
     def _publish_council_count(self) -> None:
         councils = len(self._s.signups) if self._s.signups else len(self._s.demand)
         if councils != self._published_councils:
@@ -473,17 +478,17 @@ class JointBuyWorkflow:
         return {lot_id: agg.model_dump() for lot_id, agg in totals.items()}
 
     def _count(self) -> None:
-        self._messages += 1
+        self._handover.count()
 
-    def _admit(self) -> None:
-        """Refuse new commands (in validators: no trace in history) once a handover is due.
+    def _admit(self) -> bool:
+        """Refuse new commands (in validators: no trace in history) once a handover is due;
+        whether to check the command's rules now (see `workflows.handover`).
 
         A run continues as new only when no handler is running; with clients always keeping a few
         updates in flight that moment would never come, and the run would grow towards the
         server's 2,000-updates cap. The API retries RUN_HANDOVER refusals against the next run.
         """
-        if self._handover_due():
-            raise ApplicationError("this joint buy is handing over to a new run; retry", type=RUN_HANDOVER)
+        return self._handover.admit()
 
     def _handover_due(self) -> bool:
-        return self._messages >= self._messages_per_run or workflow.info().is_continue_as_new_suggested()
+        return self._handover.due()
