@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from api.gateway import BuyGateway
 from api.metrics import RequestMetrics
 from api.nul_guard import NulGuard
-from api.problems import install_problem_handlers
+from api.problems import install_problem_handlers, unexpected_error
 from api.routes import (
     api_keys,
     assurance,
@@ -108,6 +108,9 @@ async def _bind_request(request: Request, call_next: Callable[[Request], Awaitab
     if buy_id is None and len(parts) > 3 and parts[2] == "joint-buys":
         buy_id = parts[3]
     with structlog.contextvars.bound_contextvars(request_id=request_id, buy_id=buy_id):
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # every answer is a problem, never a bare 500 with internals
+            response = unexpected_error(exc, request_id)
     response.headers["X-Request-Id"] = request_id
     return response

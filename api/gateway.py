@@ -16,9 +16,10 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.idempotency import command_id
 from api.problems import Problem
 from procurement.errors import ErrorKind
 from procurement.models import BuyState
@@ -73,8 +74,11 @@ class BuyGateway:
         return self.client.get_workflow_handle_for(JointBuyWorkflow.run, buy_id)
 
     async def start(self, state: BuyState) -> Receipt:
-        async def start() -> Receipt:
-            handle = await self.client.start_workflow(
+        """Start the buy's workflow and wait for its opening events. Starting and confirming are
+        retried separately: a retried confirmation never starts the workflow again."""
+
+        async def start_workflow() -> None:
+            await self.client.start_workflow(
                 JointBuyWorkflow.run,
                 JointBuyInput(state=state, messages_per_run=self._messages_per_run),
                 id=state.buy_id,
@@ -83,13 +87,29 @@ class BuyGateway:
                 search_attributes=initial_search_attributes(state),
                 memo={"title": state.terms.title, "lead": state.lead},
             )
-            return await handle.execute_update(JointBuyWorkflow.confirm_started)
 
-        return await self._guarded(state.buy_id, start)
+        try:
+            await self._guarded(state.buy_id, start_workflow)
+        except WorkflowAlreadyStartedError as err:
+            # Under an Idempotency-Key the buy id is derived from the key: the buy that exists is
+            # the one an earlier attempt of this same request started.
+            if command_id() is None:
+                raise Problem(409, f"joint buy {state.buy_id} already exists") from err
+
+        async def confirm() -> Receipt:
+            return await self.handle(state.buy_id).execute_update(
+                JointBuyWorkflow.confirm_started, id=command_id()
+            )
+
+        return await self._guarded(state.buy_id, confirm)
 
     async def update(self, buy_id: str, update: Any, arg: Any) -> Receipt:
+        # The update id comes from the request's Idempotency-Key: Temporal answers a repeat of an
+        # update it already took with that update's outcome instead of applying it again.
+        update_id = command_id()
+
         async def call() -> Receipt:
-            result: Receipt = await self.handle(buy_id).execute_update(update, arg)
+            result: Receipt = await self.handle(buy_id).execute_update(update, arg, id=update_id)
             return result
 
         return await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
@@ -111,7 +131,9 @@ class BuyGateway:
                     continue
                 raise _rpc_problem(buy_id, err) from err
             except WorkflowUpdateRPCTimeoutOrCancelledError as err:
-                raise Problem(503, "the workflow engine did not answer in time; retry") from err
+                raise Problem(
+                    503, "the workflow engine did not answer in time; retry", headers={"Retry-After": "1"}
+                ) from err
         raise Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
 
 
@@ -126,8 +148,15 @@ def _refusal(err: WorkflowUpdateFailedError) -> Problem:
         extra = cause.details[1] if len(cause.details) > 1 and isinstance(cause.details[1], dict) else None
         errors = [{"field": field, "message": cause.message}] if field else None
         return Problem(_STATUS[cause.type], cause.message, errors=errors, extra=extra)
-    log.error("update failed unexpectedly", error=str(cause))
-    return Problem(409, f"the command could not be applied: {cause}")
+    # Not a refusal the rules made: an internal failure. It is logged; the caller learns nothing
+    # of the internals (the request id in the answer finds the log line).
+    log.error(
+        "update failed unexpectedly",
+        error_type=type(cause).__name__ if cause else None,
+        error=str(cause),
+        failure=str(err),
+    )
+    return Problem(500, "the command failed unexpectedly; it is logged under this request's id")
 
 
 def _rpc_problem(buy_id: str, err: RPCError) -> Problem:

@@ -1,22 +1,61 @@
-"""`Idempotency-Key`: a repeat with the same key and body returns the first answer, no second effect."""
+"""`Idempotency-Key`: the same `(principal, key)` never has two effects, whatever failed in between.
+
+A repeat with the same key and body returns the first answer. The key is claimed before the command
+runs, and the command's ids are derived from it (`command_id()`): the buy id of a create and the
+Temporal update id of every command, so a command run again after an unknown outcome is
+de-duplicated by Temporal and answers with the first outcome. The claim is released only when the
+command was definitely refused (a 4xx: nothing applied); after a timeout, a lost connection or a
+crash it stays, and the next repeat takes it over once its lease has ended. Commands that only
+write to PostgreSQL commit their effect and their answer in one transaction.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
+import structlog
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from api.auth import Principal
 from api.problems import Problem
-from db.idempotency import claim_key, complete_key, find_answer, release_key
+from db.idempotency import (
+    LEASE_SECONDS,
+    abandon_key,
+    claim_key,
+    complete_key,
+    find_answer,
+    lock_own_claim,
+    release_key,
+    renew_lease,
+)
+from procurement.errors import DomainError
+
+log = structlog.get_logger(__name__)
 
 Produce = Callable[[], Awaitable[tuple[int, Any]]]
+Apply = Callable[[Any], Awaitable[tuple[int, Any]]]
 MAX_KEY_LENGTH = 200
 RETRY_SOON = {"Retry-After": "1"}
+
+_COMMAND_ID: ContextVar[str | None] = ContextVar("command_id", default=None)
+
+
+def command_id() -> str | None:
+    """The id of the command being produced under an Idempotency-Key (None without one): the same
+    for every attempt of the same `(principal, key)`."""
+    return _COMMAND_ID.get()
+
+
+def derive_command_id(principal: str, key: str) -> str:
+    return hashlib.sha256(f"{principal}\n{key}".encode()).hexdigest()[:32]
 
 
 def _response(status: int, body: Any, *, replayed: bool = False) -> Response:
@@ -26,34 +65,127 @@ def _response(status: int, body: Any, *, replayed: bool = False) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def idempotent(request: Request, pool: Any, principal: Principal, produce: Produce) -> Response:
+def _definitely_refused(err: BaseException) -> bool:
+    """A client error means the command was refused before it changed anything."""
+    if isinstance(err, DomainError):
+        return True
+    return isinstance(err, Problem) and err.status < 500
+
+
+class _Claim:
+    def __init__(self, request: Request, principal: Principal, key: str, digest: str) -> None:
+        self.who = {"principal": principal.key_id, "key": key}
+        self.owner = uuid.uuid4().hex
+        self.method = request.method
+        self.path = request.url.path
+        self.digest = digest
+
+    async def take(self, pool: Any) -> Response | None:
+        """Claim the key; or the answer a repeat gets instead of running the command."""
+        async with pool.acquire() as conn:
+            claimed = await claim_key(
+                conn,
+                **self.who,
+                method=self.method,
+                path=self.path,
+                request_hash=self.digest,
+                owner=self.owner,
+            )
+            stored = None if claimed else await find_answer(conn, **self.who)
+        if stored is not None:
+            return _replay(stored, self.digest)
+        if not claimed:  # the claim vanished between the two statements: its command was refused
+            raise Problem(409, "a request with this Idempotency-Key just failed; retry", headers=RETRY_SOON)
+        return None
+
+    @contextlib.asynccontextmanager
+    async def held(self, pool: Any) -> AsyncIterator[None]:
+        """Renew the lease while the command runs; settle the claim by how it ended."""
+        renewing = asyncio.create_task(self._renew(pool))
+        token = _COMMAND_ID.set(derive_command_id(self.who["principal"], self.who["key"]))
+        try:
+            yield
+        except BaseException as err:
+            await self._settle_failure(pool, err)
+            raise
+        finally:
+            _COMMAND_ID.reset(token)
+            renewing.cancel()
+
+    async def _renew(self, pool: Any) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            try:
+                async with pool.acquire() as conn:
+                    if not await renew_lease(conn, **self.who, owner=self.owner):
+                        return
+            except Exception as err:  # the database is away: the lease may lapse, which is safe
+                log.warning("idempotency lease not renewed", error=type(err).__name__)
+
+    async def _settle_failure(self, pool: Any, err: BaseException) -> None:
+        refused = _definitely_refused(err)
+        try:
+            async with pool.acquire() as conn:
+                if refused:
+                    await release_key(conn, **self.who, owner=self.owner)
+                else:
+                    await abandon_key(conn, **self.who, owner=self.owner)
+        except Exception as settle_err:  # unsettled, the lease still runs out on its own
+            log.warning("idempotency claim not settled", error=type(settle_err).__name__)
+        if not refused:
+            log.warning("command outcome unknown; the key is kept for a retry", error=type(err).__name__)
+
+    async def complete(self, conn: Any, status: int, body: Any) -> None:
+        await complete_key(conn, **self.who, status_code=status, response=body)
+
+
+async def _start(request: Request, principal: Principal) -> _Claim | None:
     key = request.headers.get("idempotency-key")
     if key is None:
-        status, body = await produce()
-        return _response(status, jsonable_encoder(body))
+        return None
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Problem(400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
     raw = await request.body()
     digest = hashlib.sha256(b"\n".join([request.method.encode(), request.url.path.encode(), raw])).hexdigest()
-    who = {"principal": principal.key_id, "key": key}
-    async with pool.acquire() as conn:
-        claimed = await claim_key(
-            conn, **who, method=request.method, path=request.url.path, request_hash=digest
-        )
-        stored = None if claimed else await find_answer(conn, **who)
-    if stored is not None:
-        return _replay(stored, digest)
-    if not claimed:  # the claim vanished between the two statements: its owner failed; retry
-        raise Problem(409, "a request with this Idempotency-Key just failed; retry", headers=RETRY_SOON)
-    try:
+    return _Claim(request, principal, key, digest)
+
+
+async def idempotent(request: Request, pool: Any, principal: Principal, produce: Produce) -> Response:
+    """Run a command that goes through the workflow engine, at most once per Idempotency-Key."""
+    claim = await _start(request, principal)
+    if claim is None:
         status, body = await produce()
-    except BaseException:
+        return _response(status, jsonable_encoder(body))
+    answer = await claim.take(pool)
+    if answer is not None:
+        return answer
+    async with claim.held(pool):
+        status, body = await produce()
+        encoded = jsonable_encoder(body)
         async with pool.acquire() as conn:
-            await release_key(conn, **who)
-        raise
-    encoded = jsonable_encoder(body)
-    async with pool.acquire() as conn:
-        await complete_key(conn, **who, status_code=status, response=encoded)
+            await claim.complete(conn, status, encoded)
+    return _response(status, encoded)
+
+
+async def idempotent_in_db(request: Request, pool: Any, principal: Principal, apply: Apply) -> Response:
+    """Run a command that only writes to PostgreSQL: its effect and its answer commit together, and
+    only while this attempt still holds the claim, so a crash leaves nothing half done."""
+    claim = await _start(request, principal)
+    if claim is None:
+        async with pool.acquire() as conn, conn.transaction():
+            status, body = await apply(conn)
+        return _response(status, jsonable_encoder(body))
+    answer = await claim.take(pool)
+    if answer is not None:
+        return answer
+    async with claim.held(pool), pool.acquire() as conn, conn.transaction():
+        if not await lock_own_claim(conn, **claim.who, owner=claim.owner):
+            raise Problem(
+                409, "a request with this Idempotency-Key is still in progress; retry", headers=RETRY_SOON
+            )
+        status, body = await apply(conn)
+        encoded = jsonable_encoder(body)
+        await claim.complete(conn, status, encoded)
     return _response(status, encoded)
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from procurement.errors import DomainError, ErrorKind
+
+log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {
@@ -110,8 +114,63 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(status, detail, errors=errors))
 
 
+# PostgreSQL is away (stopped, restarting, unreachable, or refusing connections for now): the
+# request changed nothing it can keep, and the same request may be retried shortly.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # includes a connection lost mid-statement
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,  # refused or reset (the server is down)
+    TimeoutError,
+)
+
+
+def database_unavailable() -> Problem:
+    return Problem(
+        503,
+        "the database is unavailable; retry shortly",
+        headers={"Retry-After": "5"},
+        slug="database-unavailable",
+    )
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return True
+    # asyncpg reports a connection closed under it as an InterfaceError with this wording.
+    return isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc) and "closed" in str(exc)
+
+
+async def _database(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", error=type(exc).__name__)
+    return problem_response(database_unavailable())
+
+
+def unexpected_error(exc: BaseException, request_id: str | None) -> JSONResponse:
+    """Any error nothing else handled: logged with its traceback, answered as a 500 problem that
+    carries the request id and nothing of the internals."""
+    if is_database_unavailable(exc):
+        log.warning("database unavailable", error=type(exc).__name__)
+        return problem_response(database_unavailable())
+    log.error("unexpected error", error_type=type(exc).__name__, exc_info=exc)
+    extra = {"request_id": request_id} if request_id else None
+    return problem_response(
+        Problem(500, "an unexpected error occurred; it is logged under this request id", extra=extra)
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The last resort, outside every middleware: the request id is the one the client sent, if any.
+    return unexpected_error(exc, request.headers.get("x-request-id"))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
+    for exc_type in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(exc_type, _database)
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)

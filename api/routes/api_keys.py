@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from api.deps import AdminCaller, Pool
-from api.idempotency import idempotent
+from api.idempotency import idempotent_in_db
 from api.keys import issue_key
 from api.problems import Problem
 from api.schemas import ApiKeyCreate, ApiKeyCreated
@@ -20,11 +20,8 @@ router = APIRouter(prefix="/v1/api-keys", tags=["identity"])
 async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, caller: AdminCaller) -> Response:
     """Issue a token for one principal; the token is shown only in this answer."""
 
-    async def produce() -> tuple[int, Any]:
-        async with pool.acquire() as conn:
-            issued = await issue_key(
-                conn, role=body.role, organisation_id=body.organisation_id, name=body.name
-            )
+    async def apply(conn: Any) -> tuple[int, Any]:
+        issued = await issue_key(conn, role=body.role, organisation_id=body.organisation_id, name=body.name)
         return 201, ApiKeyCreated(
             key_id=issued.row["key_id"],
             token=issued.token,
@@ -33,7 +30,7 @@ async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, calle
             name=issued.row["name"],
         )
 
-    return await idempotent(request, pool, caller, produce)
+    return await idempotent_in_db(request, pool, caller, apply)
 
 
 @router.delete("/{key_id}", status_code=204)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool
-from api.idempotency import idempotent
+from api.idempotency import command_id, idempotent
 from api.schemas import CancelRequest, CloseStageRequest, EventOut, JointBuyCreate
 from api.views import buy_scope, buy_view, load_buy, shown_events, snapshot, summary
 from db.buys import list_buys
@@ -38,7 +38,11 @@ async def create_joint_buy(
     async def produce() -> tuple[int, Any]:
         terms = BuyTerms.model_validate(body.model_dump())
         check_new_buy(terms, datetime.now(UTC))
-        state = BuyState(buy_id=f"jb-{secrets.token_hex(6)}", lead=caller.organisation_id, terms=terms)
+        # Under an Idempotency-Key the buy id is derived from it: a create retried after a timeout
+        # finds the buy its first attempt started instead of starting a second one.
+        derived = command_id()
+        buy_id = f"jb-{derived[:12]}" if derived else f"jb-{secrets.token_hex(6)}"
+        state = BuyState(buy_id=buy_id, lead=caller.organisation_id, terms=terms)
         await gateway.start(state)
         return 201, await current_view(pool, state.buy_id, caller)
 

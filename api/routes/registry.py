@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Role
 from api.deps import AdminCaller, Pool, require
-from api.idempotency import idempotent
+from api.idempotency import idempotent_in_db
 from api.keys import COMPANY_NUMBER
 from api.problems import Problem
 from db.registry import delete_debarment, find_company, find_debarment, upsert_company, upsert_debarment
@@ -79,14 +79,11 @@ async def put_company(
 ) -> Response:
     """Record a company's name and status as Companies House has them."""
 
-    async def produce() -> tuple[int, Any]:
-        async with pool.acquire() as conn:
-            row = await upsert_company(
-                conn, company_number=company_number, name=body.name, status=body.status
-            )
+    async def apply(conn: Any) -> tuple[int, Any]:
+        row = await upsert_company(conn, company_number=company_number, name=body.name, status=body.status)
         return 200, CompanyOut(**dict(row))
 
-    return await idempotent(request, pool, caller, produce)
+    return await idempotent_in_db(request, pool, caller, apply)
 
 
 @router.get("/companies/{company_number}", response_model=CompanyOut)
@@ -105,14 +102,13 @@ async def put_debarment(
 ) -> Response:
     """Put a company on the debarment list, or replace its entry."""
 
-    async def produce() -> tuple[int, Any]:
-        async with pool.acquire() as conn:
-            row = await upsert_debarment(
-                conn, company_number=company_number, ground=body.ground, mandatory=body.mandatory
-            )
+    async def apply(conn: Any) -> tuple[int, Any]:
+        row = await upsert_debarment(
+            conn, company_number=company_number, ground=body.ground, mandatory=body.mandatory
+        )
         return 200, DebarmentOut(**dict(row))
 
-    return await idempotent(request, pool, caller, produce)
+    return await idempotent_in_db(request, pool, caller, apply)
 
 
 @router.delete("/debarments/{company_number}", status_code=204)
@@ -121,13 +117,12 @@ async def remove_debarment(
 ) -> Response:
     """Take a company off the debarment list."""
 
-    async def produce() -> tuple[int, Any]:
-        async with pool.acquire() as conn:
-            if not await delete_debarment(conn, company_number=company_number):
-                raise Problem(404, f"company {company_number} is not on the debarment list")
+    async def apply(conn: Any) -> tuple[int, Any]:
+        if not await delete_debarment(conn, company_number=company_number):
+            raise Problem(404, f"company {company_number} is not on the debarment list")
         return 204, None
 
-    return await idempotent(request, pool, caller, produce)
+    return await idempotent_in_db(request, pool, caller, apply)
 
 
 @router.get("/debarments/{company_number}", response_model=DebarmentOut)

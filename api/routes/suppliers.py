@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import Principal, Role
 from api.deps import Caller, Pool
-from api.idempotency import idempotent
+from api.idempotency import idempotent_in_db
 from api.problems import Problem
 from api.routes.registry import CompanyNumber
 from db.registry import find_profile, upsert_profile
@@ -106,21 +106,20 @@ async def put_profile(
 ) -> Response:
     """Record or replace a supplier's assurance evidence (the supplier itself, or the admin)."""
 
-    async def produce() -> tuple[int, Any]:
-        async with pool.acquire() as conn:
-            row = await upsert_profile(
-                conn,
-                company_number=company_number,
-                name=body.name,
-                annual_turnover_gbp=body.annual_turnover_gbp,
-                employers_liability_gbp=body.employers_liability_gbp,
-                certifications=body.certifications,
-                modern_slavery_statement=body.modern_slavery_statement,
-                carbon_reduction_plan=body.carbon_reduction_plan,
-            )
+    async def apply(conn: Any) -> tuple[int, Any]:
+        row = await upsert_profile(
+            conn,
+            company_number=company_number,
+            name=body.name,
+            annual_turnover_gbp=body.annual_turnover_gbp,
+            employers_liability_gbp=body.employers_liability_gbp,
+            certifications=body.certifications,
+            modern_slavery_statement=body.modern_slavery_statement,
+            carbon_reduction_plan=body.carbon_reduction_plan,
+        )
         return 200, _out(row)
 
-    return await idempotent(request, pool, caller, produce)
+    return await idempotent_in_db(request, pool, caller, apply)
 
 
 @router.get("/{company_number}/profile", response_model=SupplierProfileOut)
