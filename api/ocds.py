@@ -1,13 +1,16 @@
-"""A joint buy as an Open Contracting Data Standard 1.1 release package, built from its event log.
+"""A joint buy as an Open Contracting Data Standard 1.1 release package in Find a Tender's UK profile,
+built from its event log.
 
 One release per publication point the buy has reached (demand opens, demand closes, sign-up closes,
-the award notice, an award withdrawn, the contracts, a cancellation or an unsuccessful end). Each
+the award notice, an award withdrawn, each council's contract, the award, a cancellation or an
+unsuccessful end); the statutory notices among them (UK4, UK6, UK7, UK12) are in `api.ocds_notices`. Each
 release is the public picture *as at* the event that made it, so a release once published never
 changes and its id (ocid, event seq, first tag) is stable. While demand is open, one extra
 `tenderUpdate` carries the indicative aggregate as at the latest change.
 
 Only facts the public may see are published: aggregates per lot, the councils that committed, the
-winners with award and contract values. Never a losing supplier, a sealed bid, a score, a council's
+tenderers (from the award notice on), the winners with award and contract values. Never a losing
+price, a sealed bid, a score, a council's
 baseline price or budget, or a price from a winner's ladder other than the awarded one. Pure: plain
 rows in, plain dicts out: `api.ocds_facts` folds the log into the public facts, `api.ocds_release`
 renders a release from them.
@@ -28,11 +31,25 @@ __all__ = ["OCDS_PREFIX", "PUBLISHER", "SOURCE_EVENTS", "build_package", "build_
 OCDS_PREFIX = "ocds-jointbuy"
 PUBLISHER = "Joint Buy"
 OCDS_VERSION = "1.1"
-# Lots (tender.lots, item.relatedLot, award.relatedLots) and a buyer per contract (each council's own).
-EXTENSIONS = (
-    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/v1.1.5/extension.json",
-    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_contract_buyer_extension/master/extension.json",
+# Find a Tender's UK profile: OCDS 1.1.5 with the UK extension and the extensions it builds on
+# (lots, bids, award criteria, ...), as its compiled schema declares them; plus a buyer per contract
+# (each council's own).
+UK_PROFILE_EXTENSIONS = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/v1.1.5/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_awardCriteria_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_communication_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_location_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_otherRequirements_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_performance_failures_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_subcontracting_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_suitability_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_techniques_extension/master/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_submissionTerms_extension/master/extension.json",
+    "https://raw.githubusercontent.com/cabinetoffice/ocds_uk_extension/main/extension.json",
 )
+CONTRACT_BUYER_EXTENSION = "https://raw.githubusercontent.com/open-contracting-extensions/ocds_contract_buyer_extension/master/extension.json"
+EXTENSIONS = (*UK_PROFILE_EXTENSIONS, CONTRACT_BUYER_EXTENSION)
 
 
 def ocid_for(buy_id: str, prefix: str = OCDS_PREFIX) -> str:

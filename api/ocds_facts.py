@@ -2,7 +2,8 @@
 
 `apply` folds one event into a `Process` and says whether that event is a publication point (and with
 which OCDS release tags); `api.ocds_release` renders the snapshot. Only the event types in
-`SOURCE_EVENTS` reach the fold: sealed facts (bids, scores, assessment summaries) never do. Pure.
+`SOURCE_EVENTS` reach the fold, and of an assessment summary only who was assessed for which lot and
+when it was sent (`db.ocds` selects nothing else): sealed facts (bids, scores, ranks) never do. Pure.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ SOURCE_EVENTS = (
     "demand.withdrawn",
     "sign_up.confirmed",
     "lot.unsuccessful",
+    "lot.cancelled",
     "supplier.registered",
+    "assessment.summary",
     "award.notice",
     "standstill.resumed",
     "challenge.decided",
@@ -37,12 +40,16 @@ _DURATION = TypeAdapter(timedelta)
 class Award:
     id: str
     lot: str
+    notice_seq: int
     supplier: str
     unit_price: Decimal
     quantity: int
     value: Decimal
     notified_at: datetime
     contracts_from: date
+    standstill_last_day: date
+    tenderers: int
+    summaries_sent_at: datetime | None = None
     status: str = "pending"
 
 
@@ -71,7 +78,14 @@ class Process:
     signups: dict[str, dict[str, int]] = field(default_factory=dict)
     committed: bool = False
     unsuccessful_lots: dict[str, str] = field(default_factory=dict)
+    cancelled_lots: dict[str, str] = field(default_factory=dict)
+    outcome_reason: str = ""
     supplier_names: dict[str, str] = field(default_factory=dict)
+    # lot -> who was assessed for it, and when the summaries went out (before the award notice)
+    assessed: dict[str, set[str]] = field(default_factory=dict)
+    summaries_sent: dict[str, datetime] = field(default_factory=dict)
+    # Tenderers are named from the first award notice on, never before.
+    tenderers_named: bool = False
     awards: dict[str, Award] = field(default_factory=dict)
     current: dict[str, str] = field(default_factory=dict)  # lot -> id of its live award
     contracts: list[Contract] = field(default_factory=list)
@@ -90,6 +104,12 @@ def apply(p: Process, e: Mapping[str, Any]) -> list[str]:
         p.signups[data["council"]] = _quantities(data["lines"])
     elif kind == "lot.unsuccessful":
         p.unsuccessful_lots[data["lot_id"]] = data.get("reason", "")
+    elif kind == "lot.cancelled":
+        p.cancelled_lots[data["lot_id"]] = data.get("reason", "")
+        return ["tenderUpdate"]
+    elif kind == "assessment.summary":
+        p.assessed.setdefault(data["lot_id"], set()).add(data["company_number"])
+        p.summaries_sent[data["lot_id"]] = e["at"]
     elif kind == "supplier.registered":
         p.supplier_names[data["company_number"]] = data["name"]
     elif kind == "award.notice":
@@ -97,6 +117,8 @@ def apply(p: Process, e: Mapping[str, Any]) -> list[str]:
     elif kind == "standstill.resumed":
         for award_id in p.current.values():
             p.awards[award_id].contracts_from = date.fromisoformat(data["contracts_from"])
+            p.awards[award_id].standstill_last_day = date.fromisoformat(data["last_day"])
+        return ["awardUpdate"] if p.current else []
     elif kind == "challenge.decided" and data["outcome"] == "upheld" and data.get("remedy") == "re-evaluate":
         return ["awardCancellation"] if _cancel_pending(p) else []
     elif kind == "contract.created":
@@ -110,6 +132,7 @@ def apply(p: Process, e: Mapping[str, Any]) -> list[str]:
                 total=Decimal(data["total"]),
             )
         )
+        return ["contract"]
     return []
 
 
@@ -134,10 +157,12 @@ def _stage_changed(p: Process, e: Mapping[str, Any]) -> list[str]:
         return ["tenderUpdate"]
     if p.stage == "evaluation" and p.evaluation_from is None:
         p.evaluation_from = e["at"]
+    if p.stage in ("cancelled", "unsuccessful"):
+        p.outcome_reason = e["data"].get("reason") or ""
     if p.stage == "awarded":
         for award_id in p.current.values():
             p.awards[award_id].status = "active"
-        return ["contract", "awardUpdate"]
+        return ["awardUpdate", "contractUpdate"] if p.contracts else ["awardUpdate"]
     if p.stage == "cancelled":
         return ["tenderCancellation"] + (["awardCancellation"] if _cancel_pending(p) else [])
     if p.stage == "unsuccessful":
@@ -146,17 +171,24 @@ def _stage_changed(p: Process, e: Mapping[str, Any]) -> list[str]:
 
 
 def _award_notice(p: Process, e: Mapping[str, Any]) -> list[str]:
-    contracts_from = date.fromisoformat(e["data"]["standstill"]["contracts_from"])
+    standstill = e["data"]["standstill"]
+    contracts_from = date.fromisoformat(standstill["contracts_from"])
+    last_day = date.fromisoformat(standstill.get("last_day", standstill["contracts_from"]))
+    p.tenderers_named = True
     for lot, a in e["data"]["lots"].items():
         award = Award(
             id=f"{lot}-{e['seq']}",
             lot=lot,
+            notice_seq=e["seq"],
             supplier=a["company_number"],
             unit_price=Decimal(a["unit_price"]),
             quantity=int(a["committed_quantity"]),
             value=Decimal(a["value"]),
             notified_at=e["at"],
             contracts_from=contracts_from,
+            standstill_last_day=last_day,
+            tenderers=int(a.get("tenders") or len(p.assessed.get(lot, ())) or 1),
+            summaries_sent_at=p.summaries_sent.get(lot),
         )
         p.awards[award.id] = award
         p.current[lot] = award.id

@@ -8,8 +8,14 @@ from typing import Any
 
 SELECT_BUY = "SELECT buy_id, lead, terms FROM joint_buys WHERE buy_id = $1"
 # Only the event types asked for: the caller names the public ones, sealed bids never leave the table.
+# Of an assessment summary only who was assessed for which lot (its time says when it was sent):
+# the scores and ranks in it stay here.
 SELECT_EVENTS = """
-SELECT seq, at, type, data FROM events
+SELECT seq, at, type,
+       CASE WHEN type = 'assessment.summary'
+            THEN jsonb_build_object('company_number', data->'company_number', 'lot_id', data->'lot_id')
+            ELSE data END AS data
+FROM events
 WHERE buy_id = $1 AND type = ANY($2::text[])
 ORDER BY seq
 """

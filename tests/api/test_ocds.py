@@ -1,5 +1,5 @@
 """The public OCDS release package over HTTP, for buys driven through the real workflow: read without
-a token, valid against the official OCDS 1.1.5 schema and codelists, award and contract values the
+a token, valid against Find a Tender's UK profile (OCDS 1.1.5 + the UK extension) and its codelists, award and contract values the
 same as /award and /contracts, and no sealed bid price anywhere in it."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from api.app import create_app
 from jointbuy.config import Settings
 from tests.api.conftest import Api, Buy
 from tests.api.test_bad_input import assert_problem
-from tests.unit.test_ocds_builder import assert_valid, quantities
+from tests.unit.test_ocds_builder import assert_valid, notices, quantities
 
 LEAD = "LEAD-OCDS"
 E5, E6, E7 = "E06000005", "E06000006", "E06000007"
@@ -86,8 +86,10 @@ async def test_an_awarded_buy_is_published_with_the_api_award_and_contract_value
         ["tenderUpdate"],
         ["tenderUpdate"],
         ["award"],
-        ["contract", "awardUpdate"],
+        *[["contract"]] * 4,
+        ["awardUpdate", "contractUpdate"],
     ]
+    assert [n[1] for n in notices(package)] == ["UK4", "UK6", "UK6", "UK7", "UK7", "UK7", "UK7"]
     assert {r["ocid"] for r in releases} == {f"ocds-jointbuy-{buy.id}"}
     assert len({r["id"] for r in releases}) == len(releases)
     assert package["publishedDate"] == releases[-1]["date"]
@@ -121,7 +123,11 @@ async def test_an_awarded_buy_is_published_with_the_api_award_and_contract_value
     assert {gss: (parties[gss]["name"], parties[gss]["roles"]) for gss in DEMAND} == {
         gss: (name, ["buyer"]) for gss, name in OFFICIAL_NAMES.items()
     }
-    assert parties[LEAD]["roles"] == ["buyer", "procuringEntity"]
+    assert parties[LEAD]["roles"] == ["procuringEntity"]
+    assert {p["id"]: p["roles"] for p in last["parties"] if p["id"].startswith("GB-COH-")} == {
+        f"GB-COH-{S1}": ["tenderer", "supplier"],
+        f"GB-COH-{S2}": ["tenderer", "supplier"],
+    }
 
     assert await ocds(api, buy) == package, "the same buy publishes the same package"
     lead_view = (await api.http.get(f"{buy.url}/ocds", headers=buy.lead)).json()
@@ -163,6 +169,7 @@ async def test_a_cancelled_award_is_published_as_cancelled(api: Api) -> None:
     assert cancelled["releases"][:-1] == package["releases"]
     last = cancelled["releases"][-1]
     assert last["tag"] == ["tenderCancellation", "awardCancellation"]
+    assert last["tender"]["documents"][0]["noticeType"] == "UK12"
     assert last["tender"]["status"] == "cancelled"
     assert {a["status"] for a in last["awards"]} == {"cancelled"}
 
@@ -189,3 +196,61 @@ async def test_a_deployment_publishes_under_its_own_prefix_and_name(
     assert package["publisher"]["name"] == "North East Procurement Organisation"
     assert {release["ocid"] for release in package["releases"]} == {f"ocds-b5fd17-{buy.id}"}
     assert_valid(package)
+
+
+async def test_an_unsuccessful_buy_publishes_a_termination_notice(api: Api) -> None:
+    lead = await api.token("lead", LEAD)
+    buy = Buy(id=(await api.create_buy(lead))["id"], lead=lead)
+    await api.close(buy, "demand")  # nobody registered demand: not viable
+    await api.wait_for(buy.url, lead, lambda b: b["stage"] == "unsuccessful")
+    package = await ocds(api, buy)
+    assert [n[1] for n in notices(package)] == ["UK4", "UK12"]
+    last = package["releases"][-1]
+    assert last["tender"]["status"] == "unsuccessful"
+    assert last["tender"]["documents"][0]["description"].startswith(
+        "The procurement was ended without an award"
+    )
+
+
+async def test_a_dismissed_challenge_is_published_as_an_award_update(api: Api) -> None:
+    buy = await buy_in_standstill(api, working_days=8)
+    r = await api.http.post(f"{buy.url}/challenges", json={"grounds": "marks"}, headers=buy.suppliers[S1])
+    assert r.status_code == 201, r.text
+    challenge = r.json()["challenge_id"]
+    body = {"outcome": "dismissed", "note": "the marking followed the published criteria"}
+    r = await api.http.post(f"{buy.url}/challenges/{challenge}/decision", json=body, headers=buy.lead)
+    assert r.status_code == 200, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "standstill")
+    package = await ocds(api, buy)
+    assert [r["tag"] for r in package["releases"]][-2:] == [["award"], ["awardUpdate"]]
+    assert [n[1] for n in notices(package)] == ["UK4", "UK6", "UK6"]
+    award, update = package["releases"][-2]["awards"][0], package["releases"][-1]["awards"][0]
+    assert update["standstillPeriod"]["endDate"] >= award["standstillPeriod"]["endDate"]
+    assert award["aboveThreshold"] is False  # £200,000 incl. VAT is under £207,720
+
+
+async def test_a_lot_that_fails_alone_is_marked_and_the_rest_is_awarded(api: Api) -> None:
+    buy = await api.negotiating_buy(
+        LEAD,
+        DEMAND,
+        dict.fromkeys((S1, S2), "active"),
+        estimated_value_gbp="200000",
+        negotiation={"rounds": 1},
+        award={"standstill_working_days": 0},
+        viability={"min_councils": 2, "min_total_quantity": {"laptops": 100, "monitors": 100}},
+    )
+    for supplier, prices in BIDS.items():
+        body = {"lot_id": "laptops", "tiers": [{"min_quantity": 1, "unit_price": prices["laptops"]}]}
+        r = await api.http.post(f"{buy.url}/bids", json=body, headers=buy.suppliers[supplier])
+        assert r.status_code == 201, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "evaluation")
+    for supplier in BIDS:
+        body = {"supplier": supplier, "lot_id": "laptops", "quality": 70, "social_value": 50}
+        r = await api.http.put(f"{buy.url}/scores", json=body, headers=buy.lead)
+        assert r.status_code == 200, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "awarded")
+    package = await ocds(api, buy)
+    assert [n[1] for n in notices(package)] == ["UK4", "UK6", "UK7", "UK7", "UK7"]
+    last = package["releases"][-1]
+    lots = {lot["id"]: lot["status"] for lot in last["tender"]["lots"]}
+    assert lots == {"laptops": "complete", "monitors": "unsuccessful"}

@@ -1,6 +1,6 @@
 """The OCDS release package as a pure function of a buy's event log: one release per publication
-point, each a snapshot that never changes afterwards, valid against the official OCDS 1.1.5 schema
-and codelists, and never a sealed fact (losing bids, scores, baselines, a winner's other prices)."""
+point, each a snapshot that never changes afterwards, valid against Find a Tender's UK profile (OCDS
+1.1.5 with the UK extension) and its codelists, and never a sealed fact (losing bids, scores, baselines, a winner's other prices)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
 
 from api.ocds import build_package, build_releases, ocid_for
 
 REPO = Path(__file__).resolve().parents[2]
-OCDS_DIR = REPO / "tests" / "data" / "ocds" / "1.1.5"
-RELEASE_SCHEMA_URI = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
-
+OCDS_DIR = REPO / "tests" / "data" / "ocds" / "uk-profile"
 E1, E2, E3, LEAD = "E06000001", "E06000002", "E06000003", "LEAD-1"
 S1, S2, S3 = "10000001", "10000002", "10000003"  # S3 bids and never wins
 NAMES = {E1: "Hartlepool Borough Council", E2: "Middlesbrough Borough Council", E3: "Redcar Council"}
@@ -44,11 +43,12 @@ TERMS: dict[str, Any] = {
 BUY = {"buy_id": "jb-0001", "lead": LEAD, "terms": TERMS}
 OCID = "ocds-jointbuy-jb-0001"
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-# Facts that must never be published, all present in the log below.
-SEALED = ["861.37", "870.41", "193.99", "950.17", "215.33", "88.41", "899.99", "1234.56", S3]
+# Facts that must never be published, all present in the log below (S3's prices, scores and ranks;
+# baselines and budgets; a winner's other prices).
+SEALED = ["861.37", "870.41", "193.99", "950.17", "215.33", "88.41", "899.99", "1234.56", "41.5"]
 
 
-# --- the OCDS schema and codelists (test data under tests/data; they do not ship with the product) ---
+# --- the UK-profile schema and codelists (test data under tests/data; they do not ship with the product) ---
 
 
 def ocds_dir() -> Path:
@@ -56,11 +56,21 @@ def ocds_dir() -> Path:
 
 
 @cache
-def _validator() -> Draft4Validator:
+def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     root = ocds_dir()
     package = json.loads((root / "release-package-schema.json").read_text())
     release = json.loads((root / "release-schema.json").read_text())
-    registry: Registry[Any] = Registry().with_resource(RELEASE_SCHEMA_URI, Resource.from_contents(release))
+    return package, release
+
+
+@cache
+def _validator() -> Draft4Validator:
+    """The package schema, its `$ref` to the release schema resolved offline by the schemas' own ids."""
+    package, release = _schemas()
+    registry: Registry[Any] = Registry().with_resources(
+        (schema["id"], Resource.from_contents(schema, default_specification=DRAFT4))
+        for schema in (package, release)
+    )
     return Draft4Validator(package, registry=registry, format_checker=_formats())
 
 
@@ -83,33 +93,73 @@ def _formats() -> FormatChecker:
 
 @cache
 def codelist(name: str) -> frozenset[str]:
-    with (ocds_dir() / "codelists" / f"{name}.csv").open(newline="") as f:
+    with (ocds_dir() / "codelists" / name).open(newline="") as f:
         return frozenset(row["Code"] for row in csv.DictReader(f))
 
 
+def coded_values(schema: dict[str, Any], node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(path, codelist, value) for every field of `node` whose schema names a codelist, walking the
+    release schema alongside the data (through its `$ref`s)."""
+    _, release = _schemas()
+    while "$ref" in schema:
+        schema = release["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            prop = schema.get("properties", {}).get(key)
+            if prop is None:
+                continue
+            if "codelist" in prop:
+                for v in value if isinstance(value, list) else [value]:
+                    yield f"{path}.{key}", prop["codelist"], v
+            yield from coded_values(prop, value, f"{path}.{key}")
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(node):
+            yield from coded_values(schema["items"], value, f"{path}[{i}]")
+
+
 def assert_valid(package: dict[str, Any]) -> None:
-    """Valid against release-package-schema.json (releases against release-schema.json), and every
-    code used is in its OCDS codelist."""
+    """Valid against the UK profile's release-package-schema.json (releases against its
+    release-schema.json), declaring the profile's extensions, and every code used, in a closed or an
+    open codelist, is in that codelist."""
     errors = sorted(_validator().iter_errors(package), key=lambda e: list(e.absolute_path))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+    declared = json.loads((ocds_dir() / "extensions.json").read_text())
+    assert set(declared) <= set(package["extensions"])
+    _, release_schema = _schemas()
     for r in package["releases"]:
-        tender = r["tender"]
-        assert set(r["tag"]) <= codelist("releaseTag")
-        assert r["initiationType"] in codelist("initiationType")
-        assert {role for party in r["parties"] for role in party["roles"]} <= codelist("partyRole")
-        assert tender["status"] in codelist("tenderStatus")
-        assert {lot["status"] for lot in tender["lots"]} <= codelist("tenderStatus")
-        assert tender["procurementMethod"] in codelist("method")
-        assert tender["mainProcurementCategory"] in codelist("procurementCategory")
-        assert tender["awardCriteria"] in codelist("awardCriteria")
-        assert set(tender["submissionMethod"]) <= codelist("submissionMethod")
-        assert {a["status"] for a in r.get("awards", [])} <= codelist("awardStatus")
-        assert {c["status"] for c in r.get("contracts", [])} <= codelist("contractStatus")
-        assert {i["classification"]["scheme"] for i in items(r)} <= codelist("itemClassificationScheme")
-        assert {m["currency"] for m in amounts(r)} <= codelist("currency")
+        found = list(coded_values(release_schema, r))
+        assert found
+        wrong = [(path, name, v) for path, name, v in found if v is not None and v not in codelist(name)]
+        assert not wrong, wrong
         party_ids = [p["id"] for p in r["parties"]]
         assert len(party_ids) == len(set(party_ids))
         assert {ref["id"] for ref in references(r)} <= set(party_ids)
+        for party in r["parties"]:
+            if "buyer" in party["roles"]:
+                assert party["details"]["classifications"] == [
+                    {
+                        "scheme": "UK_CA_TYPE",
+                        "id": "publicAuthoritySubCentralGovernment",
+                        "description": "Public authority - sub-central government",
+                    }
+                ]
+                assert party["identifier"]["scheme"] == "GB-GSS"
+                assert party["identifier"]["id"] == party["id"]
+            if {"tenderer", "supplier"} & set(party["roles"]):
+                assert party["identifier"]["scheme"] == "GB-COH"
+                assert party["id"] == f"GB-COH-{party['identifier']['id']}"
+        assert {c for _, c, _ in found} >= {"releaseTag.csv", "tenderStatus.csv", "partyRole.csv"}
+
+
+def notices(package: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(release tag, noticeType, documentType) of every notice document, in release order."""
+    out = []
+    for r in package["releases"]:
+        docs = list(r["tender"].get("documents", []))
+        for part in r.get("awards", []) + r.get("contracts", []):
+            docs += part.get("documents", [])
+        out += [(r["tag"][0], d["noticeType"], d["documentType"]) for d in docs]
+    return out
 
 
 def items(r: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -131,8 +181,8 @@ def amounts(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def references(r: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield r["buyer"]
     yield r["tender"]["procuringEntity"]
+    yield from r["tender"].get("tenderers", [])
     for a in r.get("awards", []):
         yield from a["suppliers"]
     for c in r.get("contracts", []):
@@ -262,13 +312,15 @@ def to_evaluation() -> Log:
     log.add("round.closed", round=1, how="early", bids={}, ranks={"laptops": {S3: 1, S1: 2}})
     log.stage("negotiation", "evaluation")
     log.add("score.entered", company_number=S3, lot_id="laptops", quality=41, social_value=37)
-    log.add(
-        "assessment.summary",
-        company_number=S3,
-        lot_id="laptops",
-        rank=2,
-        own={"evaluated_unit_price": "861.37", "total_score": "88.41"},
-    )
+    for lot, assessed in (("laptops", (S2, S3, S1)), ("monitors", (S1, S3))):
+        for rank, number in enumerate(assessed, start=1):
+            log.add(
+                "assessment.summary",
+                company_number=number,
+                lot_id=lot,
+                rank=rank,
+                own={"evaluated_unit_price": "861.37", "total_score": "88.41", "quality": "41.5"},
+            )
     return log
 
 
@@ -304,12 +356,16 @@ def test_one_release_per_publication_point() -> None:
         ["tenderUpdate"],
         ["tenderUpdate"],
         ["award"],
-        ["contract", "awardUpdate"],
+        ["contract"],
+        ["contract"],
+        ["contract"],
+        ["awardUpdate", "contractUpdate"],
     ]
     point_seqs = [
         e["seq"]
         for e in log.events
-        if e["type"] == "award.notice" or e["data"].get("to") in ("demand", "sign_up", "assurance", "awarded")
+        if e["type"] in ("award.notice", "contract.created")
+        or e["data"].get("to") in ("demand", "sign_up", "assurance", "awarded")
     ]
     assert [r["id"] for r in releases] == [
         f"{OCID}-{seq}-{r['tag'][0]}" for seq, r in zip(point_seqs, releases, strict=True)
@@ -380,7 +436,8 @@ def notice_seq(log: Log) -> int:
 
 def test_awards_are_pending_in_standstill_and_active_once_awarded() -> None:
     log = awarded()
-    *_, award_release, contract_release = log.releases()
+    releases = log.releases()
+    award_release, contract_release = releases[3], releases[-1]
     pending = by_id(award_release["awards"])
     n = notice_seq(log)
     assert {i: (a["status"], a["value"]) for i, a in pending.items()} == {
@@ -396,6 +453,25 @@ def test_awards_are_pending_in_standstill_and_active_once_awarded() -> None:
         "startDate": "2027-03-01T00:00:00+00:00",
         "endDate": "2029-02-28T23:59:59+00:00",
     }
+    assert laptops["standstillPeriod"] == {
+        "startDate": award_release["date"],
+        "endDate": "2027-02-24T23:59:59+00:00",  # the end of the last working day, UK time
+    }
+    summaries = [e for e in log.events if e["type"] == "assessment.summary"]
+    assert laptops["assessmentSummariesDateSent"] == summaries[2]["at"].isoformat()
+    assert pending[f"monitors-{n}"]["assessmentSummariesDateSent"] == summaries[-1]["at"].isoformat()
+    assert laptops["aboveThreshold"] is True  # £1.8m against £207,720
+    assert laptops["documents"] == [
+        {
+            "id": f"UK6-{n}-laptops",
+            "documentType": "awardNotice",
+            "noticeType": "UK6",
+            "title": "Contract award notice: Laptops for 2027",
+            "datePublished": award_release["date"],
+            "language": "en",
+            "relatedLots": ["laptops"],
+        }
+    ]
     assert "contracts" not in award_release
     assert award_release["tender"]["status"] == "active"
     assert contract_release["tender"]["status"] == "complete"
@@ -424,13 +500,19 @@ def test_one_contract_per_council_per_lot_linked_to_its_award() -> None:
     assert contracts[0]["items"][0]["quantity"] == 55
     roles = {p["id"]: p["roles"] for p in release["parties"]}
     assert roles == {
-        LEAD: ["buyer", "procuringEntity"],
+        LEAD: ["procuringEntity"],
         E1: ["buyer"],
         E2: ["buyer"],
-        f"GB-COH-{S1}": ["supplier"],
-        f"GB-COH-{S2}": ["supplier"],
+        f"GB-COH-{S1}": ["tenderer", "supplier"],
+        f"GB-COH-{S2}": ["tenderer", "supplier"],
+        f"GB-COH-{S3}": ["tenderer"],
     }
-    assert release["buyer"] == {"id": LEAD, "name": LEAD}
+    assert by_id(release["parties"])[E1]["identifier"] == {
+        "scheme": "GB-GSS",
+        "id": E1,
+        "legalName": NAMES[E1],
+    }
+    assert "buyer" not in release, "many councils buy: each is a buyer party and its contract's buyer"
 
 
 def test_sealed_facts_are_never_published() -> None:
@@ -479,7 +561,8 @@ def test_an_upheld_challenge_withdraws_the_award_and_a_new_one_follows() -> None
         ["award"],
         ["awardCancellation"],
         ["award"],
-        ["contract", "awardUpdate"],
+        ["contract"],
+        ["awardUpdate", "contractUpdate"],
     ]
     assert {a["id"]: a["status"] for a in releases[3]["awards"]} == {
         f"laptops-{first['seq']}": "pending",
@@ -552,7 +635,8 @@ def test_a_lead_that_is_also_a_council_is_one_party() -> None:
     releases = build_releases(buy=BUY | {"lead": E1}, events=log.events, names=NAMES, ocid=OCID)
     parties = releases[-1]["parties"]
     assert [p["id"] for p in parties].count(E1) == 1
-    assert parties[0] == {"id": E1, "name": NAMES[E1], "roles": ["buyer", "procuringEntity"]}
+    assert (parties[0]["id"], parties[0]["roles"]) == (E1, ["buyer", "procuringEntity"])
+    assert parties[0]["details"]["classifications"][0]["id"] == "publicAuthoritySubCentralGovernment"
 
 
 def test_ocid_uses_the_prefix() -> None:
@@ -580,3 +664,231 @@ def test_the_validator_rejects_what_ocds_rejects() -> None:
         ("releases", 1, "tag", 0),
         ("releases", 2, "date"),
     }
+
+
+# --- the statutory notices, for every way a buy ends --------------------------------------------
+
+
+def dismissed_challenge() -> Log:
+    """Awarded after a challenge that was dismissed: the standstill resumes, then contracts."""
+    log = to_evaluation()
+    log.add("award.notice", **notice({"laptops": (S2, "845.50", 125), "monitors": (S1, "188.20", 30)}))
+    log.stage("evaluation", "standstill")
+    log.add("challenge.lodged", challenge_id="ch-1", company_number=S3, grounds="scores", working_days_left=6)
+    log.stage("standstill", "suspended")
+    log.add(
+        "challenge.decided",
+        challenge_id="ch-1",
+        company_number=S3,
+        outcome="dismissed",
+        note="the marks stand",
+        remedy=None,
+        corrected_scores=[],
+    )
+    log.add(
+        "standstill.resumed",
+        notice_on="2027-02-15",
+        working_days=8,
+        calendar="england-and-wales",
+        last_day="2027-03-03",
+        contracts_from="2027-03-04",
+    )
+    log.stage("suspended", "standstill")
+    contract(log, E1, "laptops", S2, 55, "845.50")
+    contract(log, E1, "monitors", S1, 30, "188.20")
+    contract(log, E2, "laptops", S2, 70, "845.50")
+    log.stage("standstill", "awarded")
+    return log
+
+
+def unsuccessful() -> Log:
+    log = Log()
+    log.add("buy.created", terms=TERMS)
+    log.stage("draft", "demand")
+    log.add("demand.closed", how="deadline", aggregate={})
+    log.add(
+        "stage.changed", **{"from": "demand", "to": "unsuccessful", "reason": "no council registered demand"}
+    )
+    return log
+
+
+def cancelled() -> Log:
+    log = to_evaluation()
+    log.add("buy.cancelled", reason="budget withdrawn", stage="evaluation")
+    log.add("stage.changed", **{"from": "evaluation", "to": "cancelled", "reason": "budget withdrawn"})
+    return log
+
+
+def one_lot_unsuccessful() -> Log:
+    """Monitors fail at sign-up (too few committed); laptops go on to their contracts."""
+    log = Log()
+    for e in to_evaluation().events:
+        if e["type"] == "assessment.summary" and e["data"]["lot_id"] == "monitors":
+            continue
+        if e["type"] == "sign_up.closed":
+            log.add("lot.unsuccessful", lot_id="monitors", reason="fewer than 50 committed")
+        log.add(e["type"], **e["data"])
+    log.add("award.notice", **notice({"laptops": (S2, "845.50", 125)}))
+    log.stage("evaluation", "standstill")
+    contract(log, E1, "laptops", S2, 55, "845.50")
+    contract(log, E2, "laptops", S2, 70, "845.50")
+    log.stage("standstill", "awarded")
+    return log
+
+
+ENDINGS = {
+    "awarded": (
+        awarded,
+        [("tender", "UK4", "tenderNotice"), ("award", "UK6", "awardNotice"), ("award", "UK6", "awardNotice")]
+        + [("contract", "UK7", "contractNotice")] * 3,
+    ),
+    "awarded after a dismissed challenge": (
+        dismissed_challenge,
+        [("tender", "UK4", "tenderNotice"), ("award", "UK6", "awardNotice"), ("award", "UK6", "awardNotice")]
+        + [("contract", "UK7", "contractNotice")] * 3,
+    ),
+    "unsuccessful": (
+        unsuccessful,
+        [("tender", "UK4", "tenderNotice"), ("tenderUpdate", "UK12", "tenderCancellationNotice")],
+    ),
+    "cancelled": (
+        cancelled,
+        [("tender", "UK4", "tenderNotice"), ("tenderCancellation", "UK12", "tenderCancellationNotice")],
+    ),
+    "one lot unsuccessful": (
+        one_lot_unsuccessful,
+        [("tender", "UK4", "tenderNotice"), ("award", "UK6", "awardNotice")]
+        + [("contract", "UK7", "contractNotice")] * 2,
+    ),
+}
+
+
+def test_every_ending_publishes_its_notices_in_the_uk_profile() -> None:
+    for name, (make, expected) in ENDINGS.items():
+        log = make()
+        package = log.package()
+        assert_valid(package)
+        assert notices(package) == expected, name
+        for upto in range(2, len(log.events) + 1):  # and every package on the way there
+            assert_valid(log.package(upto))
+        text = json.dumps(package)
+        assert not [sealed for sealed in SEALED if sealed in text], name
+
+
+def test_the_tender_notice_carries_lots_items_criteria_and_deadlines() -> None:
+    uk4 = awarded().releases()[0]
+    tender = uk4["tender"]
+    assert tender["documents"] == [
+        {
+            "id": "UK4-2",
+            "documentType": "tenderNotice",
+            "noticeType": "UK4",
+            "title": "Tender notice: Laptops for 2027",
+            "datePublished": uk4["date"],
+            "language": "en",
+        }
+    ]
+    assert [lot["id"] for lot in tender["lots"]] == ["laptops", "monitors"]
+    assert [(i["id"], i["relatedLot"], i["classification"]) for i in tender["items"]] == [
+        ("laptops", "laptops", {"scheme": "CPV", "id": "30213100"}),
+        ("monitors", "monitors", {"scheme": "CPV", "id": "30213100"}),
+    ]
+    criteria = tender["lots"][0]["awardCriteria"]["criteria"]
+    assert [(c["type"], c["name"], c["numbers"]) for c in criteria] == [
+        ("price", "Price", [{"number": 60, "weight": "percentageExact"}]),
+        ("quality", "Quality", [{"number": 30, "weight": "percentageExact"}]),
+        ("quality", "Social value", [{"number": 10, "weight": "percentageExact"}]),
+    ]
+    assert tender["tenderPeriod"] == {"startDate": uk4["date"], "endDate": "2027-01-22T17:00:00+00:00"}
+    assert tender["expressionOfInterestDeadline"] == "2027-01-22T17:00:00+00:00"
+    assert tender["aboveThreshold"] is True
+    assert "tenderers" not in tender
+
+
+def test_tenderers_are_named_from_the_award_notice_on_and_never_with_a_losing_price() -> None:
+    log = awarded()
+    releases = log.releases()
+    before = json.dumps(releases[:3])
+    for number in (S1, S2, S3):
+        assert number not in before, "nobody is named as a tenderer before the award notice"
+    award = releases[3]
+    assert award["tender"]["tenderers"] == [
+        {"id": f"GB-COH-{S1}", "name": "Alpha Ltd"},
+        {"id": f"GB-COH-{S2}", "name": "Beta Ltd"},
+        {"id": f"GB-COH-{S3}", "name": "Gamma Ltd"},
+    ]
+    assert award["tender"]["numberOfTenderers"] == 3
+    gamma = by_id(award["parties"])[f"GB-COH-{S3}"]
+    assert gamma == {
+        "id": f"GB-COH-{S3}",
+        "name": "Gamma Ltd",
+        "identifier": {"scheme": "GB-COH", "id": S3, "legalName": "Gamma Ltd"},
+        "roles": ["tenderer"],
+    }
+    # S3's only appearances are as a tenderer: no award, no price, no score.
+    assert all(S3 not in json.dumps(a) for r in releases for a in r.get("awards", []))
+
+
+def test_each_contract_details_notice_is_its_own_release_with_that_contract() -> None:
+    log = awarded()
+    uk7 = [r for r in log.releases() if r["tag"] == ["contract"]]
+    assert [[(c["id"], c["documents"][0]["noticeType"]) for c in r["contracts"]] for r in uk7] == [
+        [("laptops-E06000001", "UK7")],
+        [("monitors-E06000001", "UK7")],
+        [("laptops-E06000002", "UK7")],
+    ]
+    assert uk7[0]["contracts"][0]["documents"][0]["relatedLots"] == ["laptops"]
+    assert uk7[0]["contracts"][0]["buyer"] == {"id": E1, "name": NAMES[E1]}
+
+
+def test_a_dismissed_challenge_extends_the_published_standstill() -> None:
+    releases = dismissed_challenge().releases()
+    tags = [r["tag"] for r in releases]
+    assert tags[3:5] == [["award"], ["awardUpdate"]]
+    first, resumed = releases[3]["awards"][0], releases[4]["awards"][0]
+    assert first["standstillPeriod"]["endDate"] == "2027-02-24T23:59:59+00:00"
+    assert resumed["standstillPeriod"]["endDate"] == "2027-03-03T23:59:59+00:00"
+    assert "documents" not in resumed, "the resumption is an update, not a new award notice"
+    assert releases[-1]["contracts"][0]["period"]["startDate"] == "2027-03-04T00:00:00+00:00"
+
+
+def test_a_termination_notice_says_why() -> None:
+    for make, stage, reason in (
+        (unsuccessful, "unsuccessful", "ended without an award: no council registered demand"),
+        (cancelled, "cancelled", "cancelled: budget withdrawn"),
+    ):
+        last = make().releases()[-1]
+        assert last["tender"]["status"] == stage
+        (doc,) = last["tender"]["documents"]
+        assert (doc["noticeType"], doc["description"]) == ("UK12", f"The procurement was {reason}")
+
+
+def test_a_lot_that_fails_alone_is_marked_in_the_tender() -> None:
+    last = one_lot_unsuccessful().releases()[-1]
+    lots = by_id(last["tender"]["lots"])
+    assert (lots["monitors"]["status"], lots["laptops"]["status"]) == ("unsuccessful", "complete")
+    assert lots["monitors"]["description"].endswith("unsuccessful: fewer than 50 committed")
+    assert last["tender"]["status"] == "complete"
+    assert [a["relatedLots"] for a in last["awards"]] == [["laptops"]]
+
+
+def test_the_checks_reject_what_the_uk_profile_rejects() -> None:
+    package = awarded().package()
+    package["releases"][0]["tender"]["lots"][0]["status"] = "open"  # a closed codelist
+    package["releases"][3]["awards"][0]["standstillPeriod"]["endDate"] = "soon"
+    errors = {tuple(e.absolute_path) for e in _validator().iter_errors(package)}
+    assert errors == {
+        ("releases", 0, "tender", "lots", 0, "status"),
+        ("releases", 3, "awards", 0, "standstillPeriod", "endDate"),
+    }
+    package = awarded().package()
+    package["releases"][0]["tender"]["documents"][0]["documentType"] = "noticeOfTender"  # an open one
+    _, release_schema = _schemas()
+    found = coded_values(release_schema, package["releases"][0])
+    assert ("documentType.csv", "noticeOfTender") in {(c, v) for _, c, v in found}
+    try:
+        assert_valid(package)
+    except AssertionError as err:
+        assert "noticeOfTender" in str(err)
+    else:
+        raise AssertionError("an unknown documentType passed")
