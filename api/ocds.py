@@ -3,15 +3,15 @@ built from its event log.
 
 One release per publication point the buy has reached (demand opens, demand closes, sign-up closes,
 the award notice, an award withdrawn, each council's contract, the award, a cancellation or an
-unsuccessful end); the statutory notices among them (UK4, UK6, UK7, UK12) are in `api.ocds_notices`. Each
-release is the public picture *as at* the event that made it, so a release once published never
+unsuccessful end); which of them are statutory notices (UK4, UK6, UK7, UK12) is `api.ocds_notices`.
+Each release is the public picture *as at* the event that made it, so a release once published never
 changes and its id (ocid, event seq, first tag) is stable. While demand is open, one extra
 `tenderUpdate` carries the indicative aggregate as at the latest change.
 
 Only facts the public may see are published: aggregates per lot, the councils that committed, the
 tenderers (from the award notice on), the winners with award and contract values. Never a losing
-price, a sealed bid, a score, a council's
-baseline price or budget, or a price from a winner's ladder other than the awarded one. Pure: plain
+price, a sealed bid, a score, a council's baseline price or budget, or a price from a winner's
+ladder other than the awarded one. Pure: plain
 rows in, plain dicts out: `api.ocds_facts` folds the log into the public facts, `api.ocds_release`
 renders a release from them.
 """

@@ -1,6 +1,7 @@
 """The OCDS release package as a pure function of a buy's event log: one release per publication
 point, each a snapshot that never changes afterwards, valid against Find a Tender's UK profile (OCDS
-1.1.5 with the UK extension) and its codelists, and never a sealed fact (losing bids, scores, baselines, a winner's other prices)."""
+1.1.5 with the UK extension) and its codelists, and never a sealed fact (losing bids, scores,
+baselines, a winner's other prices)."""
 
 from __future__ import annotations
 
