@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,8 +12,8 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, Response
 
+from api import metrics
 from api.gateway import BuyGateway
-from api.metrics import RequestMetrics
 from api.nul_guard import NulGuard
 from api.problems import install_problem_handlers, unexpected_error
 from api.routes import (
@@ -25,8 +27,11 @@ from api.routes import (
     joint_buys,
     ocds,
     registry,
+    stream,
     suppliers,
+    webhooks,
 )
+from api.webhook_dispatch import Dispatcher
 from db.pool import create_pool
 from jointbuy.config import Settings, get_settings
 
@@ -55,8 +60,15 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
             from worker import connect_client
 
             app.state.gateway = _gateway(await connect_client(settings), settings)
+        dispatcher = None
+        if settings.webhook_dispatch:
+            dispatcher = asyncio.create_task(Dispatcher(app.state.pool, settings).run(), name="webhooks")
         log.info("api ready", temporal=settings.temporal_address)
         yield
+        if dispatcher is not None:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
         if owned_pool is not None:
             await owned_pool.close()
 
@@ -69,9 +81,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     app.state.settings = settings
     app.state.pool = pool
     app.state.gateway = _gateway(client, settings) if client is not None else None
-    app.state.metrics = RequestMetrics()
     install_problem_handlers(app)
-    app.middleware("http")(app.state.metrics.middleware)
+    app.middleware("http")(metrics.middleware)
     app.middleware("http")(_bind_request)
     app.add_middleware(NulGuard)  # added last, so it runs first
     for module in (
@@ -86,6 +97,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
         bids,
         award,
         ocds,
+        stream,
+        webhooks,
     ):
         app.include_router(module.router)
     return app

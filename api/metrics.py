@@ -1,45 +1,83 @@
-"""A small Prometheus exposition: requests by route and status, and their total latency."""
+"""Prometheus metrics of the API process, through prometheus-client: requests by route and status,
+their latency, buys by stage (read at scrape time), and webhook deliveries and attempts."""
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+# One registry for the product's own series (not the process-wide default), so a test that builds
+# several apps in one process registers each series once.
+REGISTRY = CollectorRegistry()
+
+REQUESTS = Counter(
+    "jointbuy_http_requests",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "jointbuy_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+BUYS = Gauge("jointbuy_buys", "Joint buys by their current stage.", ["stage"], registry=REGISTRY)
+WEBHOOK_DELIVERIES = Counter(
+    "jointbuy_webhook_deliveries",
+    "Webhook deliveries finished, by outcome: delivered, skipped (not visible to the subscriber), "
+    "failed (retried for the whole retry window).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "jointbuy_webhook_attempts",
+    "Webhook delivery attempts, by result: ok (2xx) or error (any other answer, a timeout, no answer).",
+    ["result"],
+    registry=REGISTRY,
+)
+WEBHOOK_PENDING = Gauge(
+    "jointbuy_webhook_deliveries_pending",
+    "Webhook deliveries waiting to be sent or retried.",
+    registry=REGISTRY,
+)
+for outcome in ("delivered", "skipped", "failed"):
+    WEBHOOK_DELIVERIES.labels(outcome=outcome)
+for result in ("ok", "error"):
+    WEBHOOK_ATTEMPTS.labels(result=result)
+
+SELECT_BUYS_BY_STAGE = "SELECT stage, count(*) AS n FROM joint_buys GROUP BY stage"
+COUNT_PENDING = "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
 
 
-class RequestMetrics:
-    def __init__(self) -> None:
-        self.count: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.seconds: dict[tuple[str, str, int], float] = defaultdict(float)
+async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        key = (request.method, path, response.status_code)
-        self.count[key] += 1
-        self.seconds[key] += time.perf_counter() - started
-        return response
 
-    def render(self) -> str:
-        lines = [
-            "# HELP jointbuy_http_requests_total HTTP requests by method, route and status.",
-            "# TYPE jointbuy_http_requests_total counter",
-        ]
-        for (method, path, status), n in sorted(self.count.items()):
-            lines.append(
-                f'jointbuy_http_requests_total{{method="{method}",route="{path}",status="{status}"}} {n}'
-            )
-        lines += [
-            "# HELP jointbuy_http_request_seconds_total Time spent answering, by route and status.",
-            "# TYPE jointbuy_http_request_seconds_total counter",
-        ]
-        for (method, path, status), s in sorted(self.seconds.items()):
-            labels = f'method="{method}",route="{path}",status="{status}"'
-            lines.append(f"jointbuy_http_request_seconds_total{{{labels}}} {s:.6f}")
-        return "\n".join(lines) + "\n"
+async def render(pool: Any) -> tuple[bytes, str]:
+    """The exposition, with the gauges read from the database now."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(SELECT_BUYS_BY_STAGE)
+        pending = await conn.fetchval(COUNT_PENDING)
+    BUYS.clear()
+    for row in rows:
+        BUYS.labels(stage=row["stage"]).set(row["n"])
+    WEBHOOK_PENDING.set(pending)
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from db.projections import project
+from db.webhooks import enqueue_deliveries
 from procurement.models import DomainEvent
 
 # One writer per buy at a time, so the "what is new" check and the insert cannot interleave.
@@ -29,7 +30,8 @@ class EventGap(Exception):
 
 
 async def append_events(conn: Any, *, buy_id: str, events: Sequence[DomainEvent]) -> int:
-    """Append the events not yet recorded and apply them to the projections, in one transaction.
+    """Append the events not yet recorded, apply them to the projections and queue their webhook
+    deliveries (the outbox), in one transaction.
 
     Returns how many were new: a retry of a batch that already landed writes nothing.
     """
@@ -45,6 +47,7 @@ async def append_events(conn: Any, *, buy_id: str, events: Sequence[DomainEvent]
         )
         for event in new:
             await project(conn, buy_id=buy_id, event=event)
+        await enqueue_deliveries(conn, buy_id=buy_id, events=[(e.seq, e.type) for e in new])
     return len(new)
 
 

@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     # published as the release package's publisher.
     ocds_prefix: str = "ocds-jointbuy"
     ocds_publisher: str = "Joint Buy"
+    # Webhooks: subscribers' URLs are https; plain http only to a loopback address, in development.
+    webhook_allow_loopback_http: bool = False
+    # The API process runs the dispatcher that sends the webhook outbox (off: another process does).
+    webhook_dispatch: bool = True
+    webhook_poll_seconds: float = 0.5
+    webhook_timeout_seconds: float = 10.0
+    # A delivery being sent is leased for this long (longer than the timeout).
+    webhook_lease_seconds: float = 60.0
+    # Retries: base × 2^(attempt-1), at most the max, for the whole window (at least 24 hours).
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_retry_for_seconds: float = 25 * 3600.0
 
 
 @lru_cache

@@ -160,6 +160,8 @@ class DevStack:
             JOINTBUY_ADMIN_TOKEN=self.admin_token,
             TEMPORAL_UI_URL=self.ui_url,
         )
+        # Development: webhook receivers may be plain http on this machine.
+        env.setdefault("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
         return env
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
 
+from api import metrics as exposition
 from api.deps import Gateway, Pool
 
 router = APIRouter(tags=["operations"])
@@ -42,7 +43,8 @@ async def readyz(pool: Pool, gateway: Gateway) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request) -> str:
-    """Request counts and latency in the Prometheus text format."""
-    return str(request.app.state.metrics.render())
+@router.get("/metrics", response_class=Response)
+async def metrics(pool: Pool) -> Response:
+    """Prometheus metrics: requests, latency, buys by stage, webhook deliveries."""
+    body, content_type = await exposition.render(pool)
+    return Response(body, media_type=content_type)
