@@ -23,7 +23,6 @@ SOURCE_EVENTS = (
     "demand.withdrawn",
     "sign_up.confirmed",
     "lot.unsuccessful",
-    "lot.cancelled",
     "supplier.registered",
     "assessment.summary",
     "award.notice",
@@ -78,7 +77,6 @@ class Process:
     signups: dict[str, dict[str, int]] = field(default_factory=dict)
     committed: bool = False
     unsuccessful_lots: dict[str, str] = field(default_factory=dict)
-    cancelled_lots: dict[str, str] = field(default_factory=dict)
     outcome_reason: str = ""
     supplier_names: dict[str, str] = field(default_factory=dict)
     # lot -> who was assessed for it, and when the summaries went out (before the award notice)
@@ -104,9 +102,6 @@ def apply(p: Process, e: Mapping[str, Any]) -> list[str]:
         p.signups[data["council"]] = _quantities(data["lines"])
     elif kind == "lot.unsuccessful":
         p.unsuccessful_lots[data["lot_id"]] = data.get("reason", "")
-    elif kind == "lot.cancelled":
-        p.cancelled_lots[data["lot_id"]] = data.get("reason", "")
-        return ["tenderUpdate"]
     elif kind == "assessment.summary":
         p.assessed.setdefault(data["lot_id"], set()).add(data["company_number"])
         p.summaries_sent[data["lot_id"]] = e["at"]

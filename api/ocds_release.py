@@ -209,8 +209,6 @@ def _lot(p: Process, lot: Mapping[str, Any]) -> dict[str, Any]:
     description = f"{quantity} × {lot.get('unit', 'item')}: {kind} {councils} council{'s' * (councils != 1)}"
     if lot["id"] in p.unsuccessful_lots:
         description += f"; unsuccessful: {p.unsuccessful_lots[lot['id']]}"
-    if lot["id"] in p.cancelled_lots:
-        description += f"; cancelled: {p.cancelled_lots[lot['id']]}"
     return {
         "id": lot["id"],
         "title": lot["title"],
@@ -255,8 +253,6 @@ def _tender_status(p: Process) -> str:
 def _lot_status(p: Process, lot: Mapping[str, Any]) -> str:
     if lot["id"] in p.unsuccessful_lots:
         return "unsuccessful"
-    if lot["id"] in p.cancelled_lots:
-        return "cancelled"
     if p.stage == "awarded":
         return "complete" if lot["id"] in p.current else "unsuccessful"
     return p.stage if p.stage in ("cancelled", "unsuccessful") else "active"

@@ -9,6 +9,7 @@ answers 500, times out or never answers costs the buy nothing and the event is s
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,12 +18,17 @@ import structlog
 
 from api import metrics
 from api.auth import Principal, Role
-from api.webhooks import may_receive, signed_request
+from api.views import buy_scope
+from api.webhooks import as_received, signed_request
 from db import webhooks as q
 from jointbuy.config import Settings
+from procurement.models import Stage
+from procurement.visibility import SEALED_STAGES, BuyScope
 
 log = structlog.get_logger(__name__)
 
+SEALED = "sealed until negotiation is over"
+UNSEALED = Stage.EVALUATION  # any stage after negotiation: what the subscriber will see then
 BATCH = 50
 IN_FLIGHT = 16
 ERROR_TEXT = 500
@@ -72,15 +78,24 @@ class Dispatcher:
                 parts = await q.delivery_parts(
                     conn, webhook_id=row["webhook_id"], buy_id=row["buy_id"], seq=row["seq"]
                 )
+                scope = None if parts is None else await buy_scope(conn, parts)
             bound = log.bind(
                 webhook_id=row["webhook_id"], buy_id=row["buy_id"], seq=row["seq"], attempt=row["attempts"]
             )
-            verdict = self._skip_reason(parts)
-            if verdict is not None:
+            event, verdict = self._shown(parts, scope)
+            if event is None and verdict == SEALED:
+                # Not yet: a bid opens to the lead once negotiation is over; look again then.
+                async with self._pool.acquire() as conn:
+                    wait = timedelta(seconds=self._settings.webhook_sealed_recheck_seconds)
+                    await q.retry_delivery(
+                        conn, delivery_id=row["delivery_id"], at=datetime.now(UTC) + wait, error=SEALED
+                    )
+                return
+            if event is None:
                 await self._finish(row, "skipped", verdict)
                 return
             body, headers = signed_request(
-                parts["secret"], buy_id=row["buy_id"], event=parts, now=datetime.now(UTC)
+                parts["secret"], buy_id=row["buy_id"], event=event, now=datetime.now(UTC)
             )
             error = await self._post(parts["url"], body, headers)
             if error is None:
@@ -103,17 +118,22 @@ class Dispatcher:
                 await q.retry_delivery(conn, delivery_id=row["delivery_id"], at=now + wait, error=error)
             bound.info("webhook attempt failed; will retry", error=error, retry_in=wait.total_seconds())
 
-    def _skip_reason(self, parts: Any) -> str | None:
-        if parts is None:
-            return "the event or the buy is gone"
+    def _shown(self, parts: Any, scope: BuyScope | None) -> tuple[dict[str, Any] | None, str]:
+        """The event as the subscriber may see it now, or None and why it is not sent."""
+        if parts is None or scope is None:
+            return None, "the event or the buy is gone"
         if parts["deleted_at"] is not None:
-            return "the subscription was deleted"
+            return None, "the subscription was deleted"
         receiver = Principal(
             key_id="webhook", role=Role(parts["role"]), organisation_id=parts["organisation_id"]
         )
-        if not may_receive(receiver, parts, lead=parts["lead"], stage=parts["stage"]):
-            return "not visible to the subscriber"
-        return None
+        event = {k: parts[k] for k in ("seq", "at", "type", "actor", "data")}
+        shaped = as_received(receiver, event, scope)
+        if shaped is not None:
+            return shaped, ""
+        if scope.stage in SEALED_STAGES and as_received(receiver, event, replace(scope, stage=UNSEALED)):
+            return None, SEALED
+        return None, "not visible to the subscriber"
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
         """None when the receiver took it (any 2xx), else what went wrong."""

@@ -2,8 +2,9 @@
 delivery looks like on the wire (Standard Webhooks: `webhook-id`, `webhook-timestamp`,
 `webhook-signature`, signed by the `standardwebhooks` package).
 
-A receiver gets an event only if its organisation may see it by the same rules as the audit log
-(`GET /v1/joint-buys/{id}/events`): a lead only its own buys, and then the per-type visibility.
+A receiver gets an event only if its organisation may see it, and in the shape it may see it, by the
+same table as the audit log (`procurement.visibility`, as `GET /v1/joint-buys/{id}/events` uses it):
+a lead only its own buys; deny by default.
 """
 
 from __future__ import annotations
@@ -22,42 +23,8 @@ from standardwebhooks.webhooks import Webhook
 from api.auth import Principal, Role
 from api.problems import Problem
 from api.schemas import EventOut
-from api.views import event_visible
+from procurement.visibility import EVENT_TYPES, BuyScope, shown
 
-# The event types of the audit log (a contract: subscribers key on them).
-EVENT_TYPES = frozenset(
-    {
-        "buy.created",
-        "stage.changed",
-        "stage.close_requested",
-        "demand.registered",
-        "demand.withdrawn",
-        "demand.closed",
-        "sign_up.confirmed",
-        "sign_up.closed",
-        "lot.unsuccessful",
-        "lot.cancelled",
-        "supplier.registered",
-        "assurance.started",
-        "assurance.checked",
-        "assurance.awaiting_decisions",
-        "exclusion.decided",
-        "assurance.completed",
-        "round.opened",
-        "round.extended",
-        "round.closed",
-        "bid.submitted",
-        "score.entered",
-        "assessment.summary",
-        "award.notice",
-        "challenge.lodged",
-        "challenge.decided",
-        "standstill.resumed",
-        "contract.created",
-        "buy.awarded",
-        "buy.cancelled",
-    }
-)
 MAX_URL_LENGTH = 2048
 SECRET_PREFIX = "whsec_"
 
@@ -121,9 +88,11 @@ def may_see_buy(principal: Principal, lead: str) -> bool:
     return principal.role != Role.LEAD or principal.organisation_id == lead
 
 
-def may_receive(principal: Principal, event: Mapping[str, Any], *, lead: str, stage: str) -> bool:
-    """Whether a subscriber of this organisation may be sent this event, now."""
-    return may_see_buy(principal, lead) and event_visible(event, principal, lead, stage)
+def as_received(principal: Principal, event: Mapping[str, Any], scope: BuyScope) -> dict[str, Any] | None:
+    """The event as a subscriber of this organisation may be sent it now, or None."""
+    if not may_see_buy(principal, scope.lead):
+        return None
+    return shown(dict(event), principal, scope)
 
 
 def payload(buy_id: str, event: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ RETURNING d.delivery_id, d.webhook_id, d.buy_id, d.seq, d.attempts, d.created_at
 SELECT_DELIVERY_PARTS = """
 SELECT w.url, w.secret, w.role, w.organisation_id, w.deleted_at,
        e.seq, e.at, e.type, e.actor, e.data,
-       b.lead, b.stage
+       b.buy_id, b.lead, b.stage
 FROM webhooks w, events e, joint_buys b
 WHERE w.webhook_id = $1 AND e.buy_id = $2 AND e.seq = $3 AND b.buy_id = $2
 """

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = 5.0
     webhook_retry_max_seconds: float = 3600.0
     webhook_retry_for_seconds: float = 25 * 3600.0
+    # A delivery the subscriber may see only once the bids open is looked at again this often.
+    webhook_sealed_recheck_seconds: float = 30.0
 
 
 @lru_cache

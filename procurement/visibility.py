@@ -202,7 +202,13 @@ EVENTS: Mapping[str, tuple[Grant, ...]] = {
     "round.closed": LEAD_ONLY,  # every supplier's rank: each learns its own from its bids view
     # Evaluation and award.
     "score.entered": LEAD_ONLY,
-    "assessment.summary": (*LEAD_ONLY, _party("company_number")),
+    # Published: who was assessed for which lot (tenderers are named from the award notice on);
+    # never a score, a rank or a price.
+    "assessment.summary": (
+        *LEAD_ONLY,
+        _party("company_number"),
+        Grant(Audience.PUBLICATION, only("company_number", "lot_id")),
+    ),
     "challenge.lodged": (*LEAD_ONLY, _party("company_number")),
     "challenge.decided": (
         *LEAD_ONLY,

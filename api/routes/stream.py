@@ -1,6 +1,7 @@
 """A buy's audit log as Server-Sent Events, for live dashboards: the same events as `/events`,
-shaped by role; each event's SSE `id` is its seq, so a reconnecting client's `Last-Event-ID`
-resumes after the last one it got. The stream ends once a finished buy has sent everything."""
+shaped by the same visibility table; each event's SSE `id` is its seq, so a reconnecting client's
+`Last-Event-ID` resumes after the last one it got. The stream ends once a finished buy has sent
+everything."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from api.auth import Principal
 from api.deps import AppSettings, Caller, Pool
 from api.problems import Problem
 from api.schemas import EventOut
-from api.views import event_visible, load_buy, snapshot
+from api.views import buy_scope, load_buy, snapshot
 from db.events import fetch_events
 from procurement.models import Stage
+from procurement.visibility import shown
 
 router = APIRouter(prefix="/v1/joint-buys", tags=["results"])
 
@@ -58,11 +60,13 @@ async def _events(
     while True:
         async with snapshot(pool) as conn:
             row = await load_buy(conn, buy_id, caller)
+            scope = await buy_scope(conn, row)
             events = await fetch_events(conn, buy_id=buy_id, after=last, limit=PAGE)
         for e in events:
             last = e["seq"]
-            if event_visible(e, caller, row["lead"], row["stage"]):
-                body = EventOut.model_validate(dict(e)).model_dump_json()
+            seen = shown(dict(e), caller, scope)
+            if seen is not None:
+                body = EventOut.model_validate(seen).model_dump_json()
                 yield ServerSentEvent(data=body, id=str(e["seq"]), event=e["type"])
         if len(events) < PAGE:
             if Stage(row["stage"]).terminal:

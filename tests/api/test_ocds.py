@@ -1,6 +1,7 @@
 """The public OCDS release package over HTTP, for buys driven through the real workflow: read without
-a token, valid against Find a Tender's UK profile (OCDS 1.1.5 + the UK extension) and its codelists, award and contract values the
-same as /award and /contracts, and no sealed bid price anywhere in it."""
+a token, valid against Find a Tender's UK profile (OCDS 1.1.5 + the UK extension) and its
+codelists, award and contract values the same as /award and /contracts, and no sealed bid price
+anywhere in it."""
 
 from __future__ import annotations
 
