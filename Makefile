@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test lint typecheck bench bench-bids migrate clean
+.PHONY: demo dev test test-faults record-histories lint typecheck bench bench-bids migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,17 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Real processes killed and restarted, PostgreSQL stopped, the API restarted under a burst: a few
+# minutes, so CI runs it after `make test` (see tests/faults/).
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest tests/faults -o addopts="--strict-markers -ra"
+
+# Record the workflow's histories for the current version into tests/histories/releases/<release>/
+# (kept for good; `make test` replays every one). RELEASE defaults to <version>-<commit>.
+RELEASE ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)-$(shell git rev-parse --short HEAD)
+record-histories: $(STAMP)
+	$(BIN)/python -m tests.histories.record --release $(RELEASE)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

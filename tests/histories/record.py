@@ -1,6 +1,7 @@
 """Record the workflow histories that `tests/workflows/test_replay.py` replays.
 
-    .venv/bin/python -m tests.histories.record [demand_sign_up] [negotiation_award]
+    .venv/bin/python -m tests.histories.record [--release NAME] [demand_sign_up] [negotiation_award]
+    make record-histories                     # every scenario, into releases/<version>-<commit>/
 
 Drives joint buys on the time-skipping test server (events go to an in-memory stand-in for
 `record_events`; supplier checks are the real activities over in-memory registries) and writes each
@@ -8,6 +9,9 @@ history as JSON next to this file: `demand_sign_up` (demand and sign-up, cancell
 `negotiation_award` (the whole lifecycle through rounds, evaluation, standstill and a dismissed
 challenge to the award). With no names, both. Re-record only on purpose: a recorded history is what
 an already-running buy looks like, and the workflow must keep replaying it.
+
+With `--release NAME` the histories go to `releases/NAME/` instead: one folder per released version
+of the workflow, each kept for good and replayed by `tests/workflows/test_replay_releases.py`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from workflows.messages import (
 HERE = Path(__file__).resolve().parent
 DEMAND_SIGN_UP = HERE / "demand_sign_up.json"
 NEGOTIATION_AWARD = HERE / "negotiation_award.json"
+RELEASES = HERE / "releases"
 WORKFLOW_ID = "jb-replay-demand-sign-up"
 NEGOTIATION_AWARD_ID = "jb-replay-negotiation-award"
 TASK_QUEUE = "record-histories"
@@ -255,8 +260,11 @@ HISTORIES: dict[str, tuple[Drive, Path]] = {
 }
 
 
-async def record(name: str = "demand_sign_up") -> Path:
+async def record(name: str = "demand_sign_up", into: Path | None = None) -> Path:
     drive, path = HISTORIES[name]
+    if into is not None:
+        into.mkdir(parents=True, exist_ok=True)
+        path = into / path.name
     server = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=server
@@ -279,8 +287,15 @@ async def record(name: str = "demand_sign_up") -> Path:
 
 
 def main() -> None:
-    for name in sys.argv[1:] or list(HISTORIES):
-        path = asyncio.run(record(name))
+    args = sys.argv[1:]
+    into = None
+    if args[:1] == ["--release"]:
+        if len(args) < 2 or not args[1].strip() or "/" in args[1]:
+            raise SystemExit("--release needs a folder name, e.g. 0.1.0-e30b8f7")
+        into = RELEASES / args[1]
+        args = args[2:]
+    for name in args or list(HISTORIES):
+        path = asyncio.run(record(name, into))
         print(f"recorded {path}", flush=True)
     sys.stderr.flush()
     # The SDK's runtime can abort at interpreter exit after a test server shut down (a known,
