@@ -18,6 +18,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import command_id
 from api.problems import Problem
@@ -30,6 +31,8 @@ from workflows.search import initial_search_attributes
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+Arg = TypeVar("Arg")
+Answer = TypeVar("Answer")
 
 _STATUS = {
     ErrorKind.INVALID.value: 422,
@@ -103,14 +106,20 @@ class BuyGateway:
 
         return await self._guarded(state.buy_id, confirm)
 
-    async def update(self, buy_id: str, update: Any, arg: Any) -> Receipt:
+    async def update(
+        self,
+        buy_id: str,
+        update: UpdateMethodMultiParam[[JointBuyWorkflow, Arg], Answer],
+        arg: Arg,
+    ) -> Answer:
+        """Run one of the workflow's updates (e.g. `JointBuyWorkflow.submit_bid`): its answer is
+        the update's own type (a `BidReceipt` for a bid)."""
         # The update id comes from the request's Idempotency-Key: Temporal answers a repeat of an
         # update it already took with that update's outcome instead of applying it again.
         update_id = command_id()
 
-        async def call() -> Receipt:
-            result: Receipt = await self.handle(buy_id).execute_update(update, arg, id=update_id)
-            return result
+        async def call() -> Answer:
+            return await self.handle(buy_id).execute_update(update, arg, id=update_id)
 
         return await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
 

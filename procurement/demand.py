@@ -87,8 +87,7 @@ def check_close_stage(state: BuyState, stage: Stage) -> None:
     if stage not in CLOSABLE_STAGES:
         raise invalid(f"only {sorted(s.value for s in CLOSABLE_STAGES)} windows can be closed early")
     _require_stage(state, stage, f"Closing {stage.value}")
-    neg = state.negotiation
-    if stage == Stage.NEGOTIATION and (neg is None or neg.round_deadline is None):
+    if stage == Stage.NEGOTIATION and (state.negotiation is None or state.stage_deadline is None):
         raise conflict("no negotiation round is open to close")
 
 

@@ -208,7 +208,8 @@ class NegotiationState(BaseModel):
     round: int = 0  # the open (or last) round, 1-based; 0 before the first opens
     rounds: int  # how many rounds this buy runs: the terms', or 1 with a single qualified supplier
     round_opened_at: datetime | None = None
-    round_deadline: datetime | None = None
+    # The open round closes at the stage's deadline (`BuyState.stage_deadline`); states recorded
+    # when it was also held here as `round_deadline` still load (the copy is ignored).
     extensions_used: int = 0
     bids: list[Bid] = Field(default_factory=list)
     results: list[RoundResult] = Field(default_factory=list)
@@ -261,6 +262,7 @@ class BuyState(BaseModel):
     lead: str
     terms: BuyTerms
     stage: Stage = Stage.DRAFT
+    # When the stage's window ends (in negotiation: the open round's); None while it has none.
     stage_deadline: datetime | None = None
     demand: dict[str, list[DemandLine]] = Field(default_factory=dict)
     signups: dict[str, list[SignUpLine]] = Field(default_factory=dict)

@@ -62,13 +62,13 @@ def latest_bid(neg: NegotiationState, supplier: str, lot_id: str) -> Bid | None:
 
 
 def _open_round(state: BuyState, now: datetime) -> NegotiationState:
-    neg = state.negotiation
-    if state.stage != Stage.NEGOTIATION or neg is None or neg.round_deadline is None:
+    neg, closes_at = state.negotiation, state.stage_deadline
+    if state.stage != Stage.NEGOTIATION or neg is None or closes_at is None:
         raise conflict(
             f"bids are taken only while a negotiation round is open; this buy is in {state.stage.value}"
         )
-    if now >= neg.round_deadline:
-        raise conflict(f"round {neg.round} closed at {neg.round_deadline.isoformat()}")
+    if now >= closes_at:
+        raise conflict(f"round {neg.round} closed at {closes_at.isoformat()}")
     return neg
 
 
@@ -114,7 +114,7 @@ def check_bid(
 def round_complete(state: BuyState) -> bool:
     """Every qualified supplier has bid in the open round on every open lot."""
     neg = state.negotiation
-    if state.stage != Stage.NEGOTIATION or neg is None or neg.round_deadline is None:
+    if state.stage != Stage.NEGOTIATION or neg is None or state.stage_deadline is None:
         return False
     lots = open_lots(state)
     done = {(b.supplier, b.lot_id) for b in neg.bids if b.round == neg.round}

@@ -17,9 +17,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from procurement import suppliers as rules
+    from procurement import suppliers as supplier_rules
     from procurement.assurance import CheckResult, outcome_of
-    from procurement.models import CheckOutcome, Stage
+    from procurement.models import CheckOutcome, Stage, SupplierEntry
     from workflows.messages import (
         CHECK_CARBON_REDUCTION_PLAN,
         CHECK_CERTIFICATIONS,
@@ -29,9 +29,14 @@ with workflow.unsafe.imports_passed_through():
         CHECK_INSURANCE,
         CHECK_MODERN_SLAVERY,
         CheckSupplier,
+        RegisterSupplier,
     )
     from workflows.search import QUALIFIED_KEY
-    from workflows.stage import StagePart
+    from workflows.stage import Next, StageWindow
+
+# Buys that reached assurance before the checks existed only waited there: replaying them must not
+# schedule check activities.
+ASSURANCE_PATCH = "supplier-assurance-checks"
 
 # Suppliers checked at once: 7 activities each, far below the 2,000 pending activities per run.
 BATCH = 50
@@ -59,51 +64,69 @@ CHECKS: list[tuple[str, timedelta, RetryPolicy]] = [
 ]
 
 
-class AssuranceStage(StagePart):
-    async def run_checks(self) -> None:
+class AssuranceStage(StageWindow):
+    """Entered when sign-up closes; ends once every supplier is qualified or excluded, or at the
+    deadline for the lead's discretionary decisions."""
+
+    stage = Stage.ASSURANCE
+
+    def register(self, cmd: RegisterSupplier) -> int:
+        """A supplier registers interest (before sign-up closes); it is checked on entering."""
+        self._state.suppliers[cmd.company_number] = SupplierEntry(name=cmd.name)
+        return self._buy.emit(
+            "supplier.registered",
+            f"supplier:{cmd.company_number}",
+            {"company_number": cmd.company_number, "name": cmd.name},
+        )
+
+    async def enter(self) -> None:
+        if workflow.patched(ASSURANCE_PATCH):
+            await self._run_checks()
+
+    async def _run_checks(self) -> None:
         """Check every supplier not yet checked (all of them, unless a previous run began)."""
-        if self._s.annual_contract_value is None:
-            acv = rules.estimate_annual_contract_value(self._s)
-            self._s.annual_contract_value = acv
-            self._emit(
+        if self._state.annual_contract_value is None:
+            acv = supplier_rules.estimate_annual_contract_value(self._state)
+            self._state.annual_contract_value = acv
+            self._buy.emit(
                 "assurance.started",
                 "system",
                 {
-                    "suppliers": sorted(self._s.suppliers),
+                    "suppliers": sorted(self._state.suppliers),
                     "annual_contract_value": str(acv),
                     "estimate": "committed quantity × lowest council baseline unit price per lot, "
                     "per contract year",
                 },
             )
-        pending = [c for c, e in self._s.suppliers.items() if e.status == "registered"]
+        pending = [c for c, e in self._state.suppliers.items() if e.status == "registered"]
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             results = await asyncio.gather(*(self._check(c) for c in batch))
             for company, checks in zip(batch, results, strict=True):
                 self._record(company, checks)
-            if self._s.stage != Stage.ASSURANCE:
+            if self._state.stage != Stage.ASSURANCE:
                 return  # cancelled meanwhile
-        flagged = [c for c, e in self._s.suppliers.items() if e.status == "flagged"]
-        if flagged and self._s.stage_deadline is None:
-            window = self._s.terms.requirements.discretionary_decision_window
+        flagged = [c for c, e in self._state.suppliers.items() if e.status == "flagged"]
+        if flagged and self._state.stage_deadline is None:
+            window = self._state.terms.requirements.discretionary_decision_window
             deadline: datetime = workflow.now() + window
-            self._s.stage_deadline = deadline
-            self._emit(
+            self._buy.move_deadline(deadline)
+            self._buy.emit(
                 "assurance.awaiting_decisions",
                 "system",
                 {
                     "flagged": flagged,
                     "decide_by": deadline.isoformat(),
-                    "default": self._s.terms.requirements.discretionary_default,
+                    "default": self._state.terms.requirements.discretionary_default,
                 },
             )
 
     async def _check(self, company_number: str) -> list[CheckResult]:
         inp = CheckSupplier(
-            buy_id=self._s.buy_id,
+            buy_id=self._state.buy_id,
             company_number=company_number,
-            requirements=self._s.terms.requirements,
-            annual_contract_value=self._s.annual_contract_value or Decimal(0),
+            requirements=self._state.terms.requirements,
+            annual_contract_value=self._state.annual_contract_value or Decimal(0),
         )
         return list(
             await asyncio.gather(
@@ -121,11 +144,11 @@ class AssuranceStage(StagePart):
         )
 
     def _record(self, company_number: str, results: list[CheckResult]) -> None:
-        entry = self._s.suppliers[company_number]
+        entry = self._state.suppliers[company_number]
         entry.checks = [CheckOutcome.model_validate(r.model_dump()) for r in results]
         entry.status = _outcome(entry.checks)
         entry.reason = "; ".join(c.reason for c in entry.checks if not c.passed)
-        self._emit(
+        self._buy.emit(
             "assurance.checked",
             "system",
             {
@@ -136,11 +159,11 @@ class AssuranceStage(StagePart):
         )
 
     def decide(self, company_number: str, exclude: bool, reason: str, actor: str) -> int:
-        entry = self._s.suppliers[company_number]
-        entry.checks, status = rules.decide(entry.checks, exclude, reason)
+        entry = self._state.suppliers[company_number]
+        entry.checks, status = supplier_rules.decide(entry.checks, exclude, reason)
         entry.status = status
         entry.reason = "; ".join(c.reason for c in entry.checks if not c.passed)
-        return self._emit(
+        return self._buy.emit(
             "exclusion.decided",
             actor,
             {
@@ -152,28 +175,26 @@ class AssuranceStage(StagePart):
             },
         )
 
-    def ready_to_close(self) -> bool:
+    def work_done(self) -> bool:
         """Checks have run and no supplier is left waiting for a check or a decision."""
-        return self._s.annual_contract_value is not None and all(
-            e.status in ("qualified", "excluded") for e in self._s.suppliers.values()
+        return self._state.annual_contract_value is not None and all(
+            e.status in ("qualified", "excluded") for e in self._state.suppliers.values()
         )
 
-    def close(self) -> None:
+    def close(self, how: str) -> Next:  # noqa: ARG002 - assurance closes the same way, however it ends
         """Apply the default to undecided suppliers, then move on with whoever qualified."""
-        default = self._s.terms.requirements.discretionary_default
-        for company, entry in self._s.suppliers.items():
+        default = self._state.terms.requirements.discretionary_default
+        for company, entry in self._state.suppliers.items():
             if entry.status == "flagged":
                 reason = f"no decision by the deadline: the buy's default ({default}) applied"
                 self.decide(company, default == "exclude", reason, "system")
-        qualified = sorted(c for c, e in self._s.suppliers.items() if e.status == "qualified")
-        excluded = sorted(c for c, e in self._s.suppliers.items() if e.status == "excluded")
-        self._emit("assurance.completed", "system", {"qualified": qualified, "excluded": excluded})
+        qualified = sorted(c for c, e in self._state.suppliers.items() if e.status == "qualified")
+        excluded = sorted(c for c, e in self._state.suppliers.items() if e.status == "excluded")
+        self._buy.emit("assurance.completed", "system", {"qualified": qualified, "excluded": excluded})
         workflow.upsert_search_attributes([QUALIFIED_KEY.value_set(len(qualified))])
         if not qualified:
-            self._finish(Stage.UNSUCCESSFUL, "no supplier qualified")
-            return
-        # Negotiation comes next; until it is built the buy waits there (cancel still works).
-        self._enter(Stage.NEGOTIATION, deadline=None, reason=f"{len(qualified)} suppliers qualified")
+            return Next(Stage.UNSUCCESSFUL, "no supplier qualified")
+        return Next(Stage.NEGOTIATION, f"{len(qualified)} suppliers qualified")
 
 
 def _outcome(checks: list[CheckOutcome]) -> Any:

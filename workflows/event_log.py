@@ -8,6 +8,7 @@ answer can read it back from the API.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -35,20 +36,29 @@ RECORD_RETRY = RetryPolicy(
 
 class EventLog:
     def __init__(self, state: BuyState, *, on_recorded: Callable[[], None]) -> None:
-        self._s = state
+        self._state = state
         self._pending: list[DomainEvent] = []
         self._recorded_seq = state.next_seq - 1
         self._on_recorded = on_recorded
         # Set when the database refused a batch for good (an event-sequence gap: a defect, never a
         # mere outage, which is retried forever). Nothing after it can be recorded.
         self.failure: ActivityError | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the background flusher (once per run)."""
+        self._flusher = asyncio.create_task(self._flush_forever())
+
+    def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
 
     def emit(self, type_: str, actor: str, data: dict[str, Any]) -> int:
         """Append an event (stamped with the workflow's clock) and return its seq. An event type
         nobody declared the audience of (`procurement.visibility.EVENTS`) is refused."""
         check_recordable(type_)
-        seq = self._s.next_seq
-        self._s.next_seq += 1
+        seq = self._state.next_seq
+        self._state.next_seq += 1
         self._pending.append(DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data))
         return seq
 
@@ -68,9 +78,9 @@ class EventLog:
 
     def drained(self) -> bool:
         """Every event emitted so far is in PostgreSQL."""
-        return not self._pending and self._recorded_seq == self._s.next_seq - 1
+        return not self._pending and self._recorded_seq == self._state.next_seq - 1
 
-    async def flush_forever(self) -> None:
+    async def _flush_forever(self) -> None:
         """Write pending events in batches, one `record_events` activity per batch."""
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
@@ -78,7 +88,7 @@ class EventLog:
             try:
                 await workflow.execute_activity(
                     RECORD_EVENTS,
-                    RecordEvents(buy_id=self._s.buy_id, events=batch),
+                    RecordEvents(buy_id=self._state.buy_id, events=batch),
                     # A batch is one short transaction; a worker that dies mid-write is noticed (and
                     # the batch retried, idempotently) after this long, and commands wait that long.
                     start_to_close_timeout=timedelta(seconds=10),

@@ -1,6 +1,6 @@
 """The negotiation stage of the joint-buy workflow: sealed rounds of volume-ladder bids.
 
-A round is a durable deadline (`BuyState.stage_deadline`) that a late bid may push back
+A round is a durable deadline (the stage's, `BuyState.stage_deadline`) that a late bid may push back
 (anti-sniping) and that closes early once every qualified supplier has bid on every open lot.
 After each round each supplier learns only its own rank. Runs inside the workflow
 (deterministic): all state lives in `BuyState`, so a run that continues as new resumes the round.
@@ -11,18 +11,31 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from procurement import rounds as rules
+    from procurement import rounds as round_rules
     from procurement.models import Bid, NegotiationState, RoundResult, Stage
     from procurement.pricing import extend_deadline
     from workflows.messages import SubmitBid
-    from workflows.stage import StagePart
+    from workflows.stage import Next, StageWindow
+
+# Buys that reached negotiation before rounds existed only waited there: replaying them must not
+# open a round (a timer they never started).
+NEGOTIATION_PATCH = "negotiation-rounds"
 
 
-class NegotiationStage(StagePart):
+class NegotiationStage(StageWindow):
+    """Round after round; each ends at its deadline, once every qualified supplier has bid, or when
+    the lead closes it. The last round's close ends the stage."""
+
+    stage = Stage.NEGOTIATION
+
+    async def enter(self) -> None:
+        if workflow.patched(NEGOTIATION_PATCH):
+            self.start()
+
     def start(self) -> None:
         """Open the first round on entering negotiation (a resumed run finds it open already)."""
-        if self._s.negotiation is None:
-            self._s.negotiation = NegotiationState(rounds=rules.rounds_to_run(self._s))
+        if self._state.negotiation is None:
+            self._state.negotiation = NegotiationState(rounds=round_rules.rounds_to_run(self._state))
             self._open_round(1)
 
     def _open_round(self, number: int) -> None:
@@ -30,27 +43,27 @@ class NegotiationStage(StagePart):
         now = workflow.now()
         neg.round = number
         neg.round_opened_at = now
-        neg.round_deadline = now + self._s.terms.negotiation.round_window
+        closes_at = now + self._state.terms.negotiation.round_window
         neg.extensions_used = 0
-        self._s.stage_deadline = neg.round_deadline
-        self._emit(
+        self._buy.move_deadline(closes_at)
+        self._buy.emit(
             "round.opened",
             "system",
             {
                 "round": number,
                 "rounds": neg.rounds,
                 "best_and_final": number == neg.rounds,
-                "closes_at": neg.round_deadline.isoformat(),
-                "committed_quantity": rules.committed_quantities(self._s),
-                "qualified": rules.qualified_suppliers(self._s),
+                "closes_at": closes_at.isoformat(),
+                "committed_quantity": round_rules.committed_quantities(self._state),
+                "qualified": round_rules.qualified_suppliers(self._state),
             },
         )
 
-    def submit(self, cmd: SubmitBid, priced: rules.PricedBid) -> Bid:
-        """Take a bid that passed `rules.check_bid`; a late one extends the round."""
+    def submit(self, cmd: SubmitBid, priced: round_rules.PricedBid) -> Bid:
+        """Take a bid that passed `round_rules.check_bid`; a late one extends the round."""
         neg = self._neg()
         now = workflow.now()
-        seq = self._emit(
+        seq = self._buy.emit(
             "bid.submitted",
             f"supplier:{cmd.company_number}",
             {
@@ -72,15 +85,16 @@ class NegotiationStage(StagePart):
             seq=seq,
         )
         neg.bids.append(bid)
-        assert neg.round_deadline is not None
-        terms = self._s.terms.negotiation
+        closes_at = self._state.stage_deadline
+        assert closes_at is not None, "a bid passed its check: the round is open"
+        terms = self._state.terms.negotiation
         ext = extend_deadline(
-            neg.round_deadline, now, terms.extension_window, neg.extensions_used, terms.max_extensions
+            closes_at, now, terms.extension_window, neg.extensions_used, terms.max_extensions
         )
-        if ext.deadline != neg.round_deadline:
-            neg.round_deadline, neg.extensions_used = ext
-            self._s.stage_deadline = ext.deadline
-            self._emit(
+        if ext.deadline != closes_at:
+            neg.extensions_used = ext.extensions_used
+            self._buy.move_deadline(ext.deadline)
+            self._buy.emit(
                 "round.extended",
                 "system",
                 {
@@ -92,15 +106,18 @@ class NegotiationStage(StagePart):
             )
         return bid
 
-    def ready_to_close(self) -> bool:
-        return rules.round_complete(self._s)
+    def work_done(self) -> bool:
+        return round_rules.round_complete(self._state)
 
-    def close_round(self, how: str) -> None:
+    def close(self, how: str) -> Next | None:
+        """Close the open round; open the next, or after the last move on to evaluation."""
+        if self.work_done():
+            how = "closed early: every qualified supplier bid"
         neg = self._neg()
-        ranks = rules.round_ranks(self._s)
+        ranks = round_rules.round_ranks(self._state)
         neg.results.append(RoundResult(round=neg.round, closed_at=workflow.now(), how=how, ranks=ranks))
         in_round = [b for b in neg.bids if b.round == neg.round]
-        self._emit(
+        self._buy.emit(
             "round.closed",
             "system",
             {
@@ -110,19 +127,17 @@ class NegotiationStage(StagePart):
                 "ranks": ranks,
             },
         )
-        neg.round_deadline = None
         if neg.round < neg.rounds:
             self._open_round(neg.round + 1)
-            return
-        for lot in rules.lots_without_bids(self._s):
+            return None
+        for lot in round_rules.lots_without_bids(self._state):
             why = "no valid bid in any round"
-            self._s.unsuccessful_lots[lot] = why
-            self._emit("lot.unsuccessful", "system", {"lot_id": lot, "reason": why})
+            self._state.unsuccessful_lots[lot] = why
+            self._buy.emit("lot.unsuccessful", "system", {"lot_id": lot, "reason": why})
         if not ranks:
-            self._finish(Stage.UNSUCCESSFUL, "no valid bid on any lot")
-            return
-        self._enter(Stage.EVALUATION, deadline=None, reason=f"round {neg.round} (best and final) {how}")
+            return Next(Stage.UNSUCCESSFUL, "no valid bid on any lot")
+        return Next(Stage.EVALUATION, f"round {neg.round} (best and final) {how}")
 
     def _neg(self) -> NegotiationState:
-        assert self._s.negotiation is not None, "negotiation has started"
-        return self._s.negotiation
+        assert self._state.negotiation is not None, "negotiation has started"
+        return self._state.negotiation

@@ -18,7 +18,7 @@ from db import award as q
 from db.buys import buy_lots
 from db.projections_award import CONTRACT_MONEY
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import ChallengeReceipt, DecideChallenge, LodgeChallenge
+from workflows.messages import DecideChallenge, LodgeChallenge
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["award"])
 ChallengeId = Annotated[str, Path(min_length=1, max_length=64, examples=["ch-1"])]
@@ -51,7 +51,6 @@ async def lodge_challenge(
     async def produce() -> tuple[int, Any]:
         cmd = LodgeChallenge(company_number=caller.organisation_id, grounds=body.grounds)
         receipt = await gateway.update(buy_id, JointBuyWorkflow.lodge_challenge, cmd)
-        assert isinstance(receipt, ChallengeReceipt)
         return 201, {
             "challenge_id": receipt.challenge_id,
             "buy_id": buy_id,

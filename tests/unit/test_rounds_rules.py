@@ -96,9 +96,8 @@ def state_with(
         for c, s in statuses.items()
     }
     state.unsuccessful_lots = dict(unsuccessful or {})
-    state.negotiation = NegotiationState(
-        round=rnd, rounds=rounds, round_opened_at=T0, round_deadline=deadline, bids=list(bids)
-    )
+    state.negotiation = NegotiationState(round=rnd, rounds=rounds, round_opened_at=T0, bids=list(bids))
+    state.stage_deadline = deadline  # the open round's
     return state
 
 

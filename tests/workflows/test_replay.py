@@ -24,8 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Replayer
 
     from procurement.models import DomainEvent, Stage
+    from workflows.demand import SignUpStage
     from workflows.joint_buy import JointBuyWorkflow
     from workflows.messages import BuyOutcome, JointBuyInput, RecordEvents
+    from workflows.negotiation import NegotiationStage
+    from workflows.stage import Next
 
 # The sandbox re-imports this module (it defines workflows): nothing at import time may touch the
 # file system, so paths are computed when a test runs.
@@ -176,15 +179,22 @@ class NotifiesOnSignUpClose(JointBuyWorkflow):
     """Changed: an extra activity when sign-up closes (as if a notification step were added
     without a patch)."""
 
+    @workflow.init
+    def __init__(self, inp: JointBuyInput) -> None:
+        super().__init__(inp)
+        self._sign_up = NotifyingSignUp(self._buy)
+
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
         return await super().run(inp)
 
-    def _close_sign_up(self, how: str) -> None:
+
+class NotifyingSignUp(SignUpStage):
+    def close(self, how: str) -> Next:
         self._notify = asyncio.create_task(
             workflow.execute_activity("notify_councils", how, start_to_close_timeout=timedelta(seconds=10))
         )
-        super()._close_sign_up(how)
+        return super().close(how)
 
 
 @workflow.defn(name="JointBuyWorkflow")
@@ -192,18 +202,24 @@ class NotifiesOnRoundClose(JointBuyWorkflow):
     """Changed: an extra activity whenever a negotiation round closes (a supplier notification
     added without a patch)."""
 
+    @workflow.init
+    def __init__(self, inp: JointBuyInput) -> None:
+        super().__init__(inp)
+        self._negotiation = NotifyingNegotiation(self._buy)
+
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
         return await super().run(inp)
 
-    def _close_window(self) -> None:
-        if self._s.stage == Stage.NEGOTIATION:
-            self._notify = asyncio.create_task(
-                workflow.execute_activity(
-                    "notify_suppliers", "round closed", start_to_close_timeout=timedelta(seconds=10)
-                )
+
+class NotifyingNegotiation(NegotiationStage):
+    def close(self, how: str) -> Next | None:
+        self._notify = asyncio.create_task(
+            workflow.execute_activity(
+                "notify_suppliers", "round closed", start_to_close_timeout=timedelta(seconds=10)
             )
-        super()._close_window()
+        )
+        return super().close(how)
 
 
 @pytest.mark.parametrize(

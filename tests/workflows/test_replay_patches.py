@@ -22,8 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Replayer
 
     from procurement.models import Stage
-    from workflows.joint_buy import JointBuyWorkflow, WindowEnd
+    from workflows.joint_buy import JointBuyWorkflow
     from workflows.messages import BuyOutcome, JointBuyInput, RecordEvents
+    from workflows.stage import StageWindow
 
 PRE_NEGOTIATION = "pre_negotiation_wait.json"
 
@@ -78,10 +79,10 @@ class UnguardedRounds(JointBuyWorkflow):
     async def run(self, inp: JointBuyInput) -> BuyOutcome:
         return await super().run(inp)
 
-    async def _wait_for_window(self) -> WindowEnd:
-        if self._s.stage == Stage.NEGOTIATION:
+    async def _through(self, stage: StageWindow) -> None:
+        if self._buy.state.stage == Stage.NEGOTIATION:
             self._negotiation.start()
-        return await super()._wait_for_window()
+        await super()._through(stage)
 
 
 async def test_rounds_without_the_patch_would_break_running_buys() -> None:

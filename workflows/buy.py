@@ -1,0 +1,123 @@
+"""The one object through which a run of the joint-buy workflow changes its buy.
+
+`BuyState` is what a run carries into the next (continue-as-new); beside it a run keeps a little
+of its own: the lead's pending early close, how many messages it took, and the event log's
+progress. All of it lives here, so stages and command handlers change the buy in one way: they
+change `state`, `emit` what happened, and `move_to` the next stage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NoReturn
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from procurement import demand as demand_rules
+    from procurement.models import BuyState, LotAggregate, Stage
+    from workflows.event_log import EventLog
+    from workflows.handover import Handover
+    from workflows.messages import JointBuyInput, Receipt
+    from workflows.search import COUNCILS_KEY, STAGE_KEY
+
+
+class Buy:
+    def __init__(self, inp: JointBuyInput) -> None:
+        self.state: BuyState = inp.state
+        self._messages_per_run = inp.messages_per_run
+        self._handover = Handover(inp.messages_per_run)
+        # The stage whose window the lead asked to close (in negotiation: the open round).
+        self.close_requested: Stage | None = None
+        self._published_councils = -1
+        self.events = EventLog(self.state, on_recorded=self._on_recorded)
+        # Record an event in the buy's audit log; returns its seq.
+        self.emit = self.events.emit
+
+    # ---- what happened ------------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        return self.state.next_seq - 1
+
+    async def receipt(self, seq: int) -> Receipt:
+        """A command's answer, once its event `seq` is in PostgreSQL."""
+        await self.events.wait_recorded(seq)
+        return Receipt(seq=seq, stage=self.state.stage, aggregate=self.aggregate())
+
+    def aggregate(self) -> dict[str, LotAggregate]:
+        return demand_rules.aggregate(self.state.terms, self.state.demand, self.state.signups)
+
+    def aggregate_data(self) -> dict[str, Any]:
+        return {lot_id: agg.model_dump() for lot_id, agg in self.aggregate().items()}
+
+    # ---- where it is --------------------------------------------------------------------------
+
+    def move_to(self, stage: Stage, *, deadline: datetime | None = None, reason: str) -> None:
+        """Move to `stage` (a terminal one ends the buy, `reason` its outcome)."""
+        if stage.terminal:
+            self.state.outcome_reason = reason
+        previous = self.state.stage
+        self.state.stage = stage
+        self.state.stage_deadline = deadline
+        self.emit(
+            "stage.changed",
+            "system",
+            {
+                "from": previous.value,
+                "to": stage.value,
+                "deadline": deadline.isoformat() if deadline else None,
+                "reason": reason,
+            },
+        )
+        workflow.upsert_search_attributes([STAGE_KEY.value_set(stage.value)])
+
+    def move_deadline(self, deadline: datetime | None) -> None:
+        """The stage stays, its window ends at another time (a round opened or extended)."""
+        self.state.stage_deadline = deadline
+
+    # ---- commands and the run's message budget ------------------------------------------------
+
+    def count(self) -> None:
+        """An update's handler has started: one more message in this run."""
+        self._handover.count()
+
+    def admit(self) -> bool:
+        """Refuse new commands (in validators: no trace in history) once a handover is due;
+        whether to check the command's rules now (see `workflows.handover`).
+
+        A run continues as new only when no handler is running; with clients always keeping a few
+        updates in flight that moment would never come, and the run would grow towards the
+        server's 2,000-updates cap. The API retries RUN_HANDOVER refusals against the next run.
+        """
+        return self._handover.admit()
+
+    def handover_due(self) -> bool:
+        return self._handover.due()
+
+    async def hand_over(self) -> NoReturn:
+        """Continue as new: the next run starts from this state, with a fresh history."""
+        await self.drain()
+        self.events.stop()
+        workflow.continue_as_new(JointBuyInput(state=self.state, messages_per_run=self._messages_per_run))
+
+    async def drain(self) -> None:
+        """Before returning or continuing as new: every handler done, every event recorded."""
+        await workflow.wait_condition(
+            lambda: (
+                (workflow.all_handlers_finished() and self.events.drained())
+                or self.events.failure is not None
+            )
+        )
+        self.events.raise_if_failed()
+
+    def _on_recorded(self) -> None:
+        # Runs after a batch of events is written: a task Temporal always records.
+        self._handover.notice()
+        self._publish_council_count()
+
+    def _publish_council_count(self) -> None:
+        councils = len(self.state.signups) if self.state.signups else len(self.state.demand)
+        if councils != self._published_councils:
+            self._published_councils = councils
+            workflow.upsert_search_attributes([COUNCILS_KEY.value_set(councils)])

@@ -1,0 +1,87 @@
+"""The evaluation stage of the joint-buy workflow: the lead's marks, then the award notice.
+
+Evaluation completes once the lead has marked every assessed tender; every assessed supplier then
+gets its assessment summary, the award notice follows and opens the standstill. Runs inside the
+workflow (deterministic): state lives in `BuyState`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from procurement import award as award_rules
+    from procurement.models import Marks, Stage, StandstillState
+    from workflows.buy import Buy
+    from workflows.messages import EnterScores
+    from workflows.stage import Next, StageWindow
+    from workflows.uk_days import start_of, uk_today, working_day_rules
+
+
+def standstill_data(standstill: StandstillState) -> dict[str, Any]:
+    return {
+        "notice_on": standstill.notice_on.isoformat(),
+        "working_days": standstill.working_days,
+        "calendar": standstill.calendar,
+        "last_day": standstill.last_day.isoformat(),
+        "contracts_from": standstill.contracts_from.isoformat(),
+    }
+
+
+def enter_standstill(standstill: StandstillState, reason: str) -> Next:
+    """The standstill window ends at the start (UK time) of the first day contracts may be made."""
+    return Next(Stage.STANDSTILL, reason, start_of(standstill.contracts_from))
+
+
+def mark(buy: Buy, supplier: str, lot_id: str, marks: Marks, actor: str) -> int:
+    """Record the lead's marks for one tender (also the corrected marks of an upheld challenge)."""
+    buy.state.marks.setdefault(lot_id, {})[supplier] = marks
+    return buy.emit(
+        "score.entered", actor, {"company_number": supplier, "lot_id": lot_id, **marks.model_dump()}
+    )
+
+
+class EvaluationStage(StageWindow):
+    """Entered after the last round (or an upheld challenge); ends once every tender is marked."""
+
+    stage = Stage.EVALUATION
+
+    def enter_scores(self, cmd: EnterScores, marks: Marks) -> int:
+        return mark(self._buy, cmd.company_number, cmd.lot_id, marks, cmd.actor)
+
+    def work_done(self) -> bool:
+        return not award_rules.missing_marks(self._state)
+
+    def close(self, how: str) -> Next:  # noqa: ARG002 - evaluation ends one way: every tender marked
+        """Score, tell every assessed supplier how it did, then publish the award notice."""
+        results = award_rules.evaluate(self._state)
+        self._state.evaluation = results
+        for lot, ranked in results.items():
+            for summary in award_rules.assessment_summaries(lot, ranked):
+                self._buy.emit("assessment.summary", "system", summary)
+        self._state.award = award_rules.lot_awards(self._state, results)
+        with working_day_rules():
+            standstill = award_rules.open_standstill(self._state, uk_today())
+        self._state.standstill = standstill
+        self._buy.emit(
+            "award.notice",
+            "system",
+            {
+                "lots": {
+                    lot: {
+                        "company_number": a.supplier,
+                        "unit_price": str(a.unit_price),
+                        "committed_quantity": a.committed_quantity,
+                        "value": str(a.value),
+                        "total_score": str(results[lot][0].total_score),
+                        "tenders": len(results[lot]),
+                    }
+                    for lot, a in self._state.award.items()
+                },
+                "standstill": standstill_data(standstill),
+            },
+        )
+        reason = f"award notice published; {standstill.working_days} working days of standstill"
+        return enter_standstill(standstill, reason)
