@@ -24,7 +24,9 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && pip install -r /tmp/requirements.txt
 
 # Then the source, and the project itself (SQL migrations and reference data ship as package data).
+COPY core/ core/
 COPY procurement/ procurement/
+COPY messages/ messages/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY api/ api/

@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy procurement workflows activities api db jointbuy worker.py
+	$(BIN)/mypy core procurement messages workflows activities api db jointbuy worker.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.demand_burst

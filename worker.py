@@ -9,14 +9,14 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.assurance import AssuranceActivities
 from activities.persistence import PersistenceActivities
+from core.logs import configure_logging
+from core.settings import Settings, get_settings
+from core.temporal import connect_client
 from db.pool import create_pool
-from jointbuy.config import Settings, get_settings
-from jointbuy.logs import configure_logging
 from workflows.joint_buy import JointBuyWorkflow
 
 log = structlog.get_logger(__name__)
@@ -27,14 +27,6 @@ WORKFLOWS: Sequence[type] = (JointBuyWorkflow,)
 def activities_for(pool: Any) -> list[Any]:
     persistence = PersistenceActivities(pool)
     return [persistence.record_events, *AssuranceActivities.from_pool(pool).all()]
-
-
-async def connect_client(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 def build_worker(client: Client, pool: Any, task_queue: str) -> Worker:

@@ -1,1 +1,2 @@
-"""Side effects of the workflows: persistence now; assurance providers and publication later."""
+"""Side effects of the workflows: recording events and projections in PostgreSQL, and the supplier
+assurance checks against their registries."""

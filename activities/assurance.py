@@ -14,9 +14,7 @@ from typing import Any, Protocol
 from temporalio import activity
 
 from db.registry import find_company, find_debarment, find_profile
-from procurement import assurance as rules
-from procurement.assurance import CheckName, CheckResult, DebarmentEntry, SupplierEvidence
-from workflows.messages import (
+from messages.joint_buy import (
     CHECK_CARBON_REDUCTION_PLAN,
     CHECK_CERTIFICATIONS,
     CHECK_COMPANY_STATUS,
@@ -26,6 +24,8 @@ from workflows.messages import (
     CHECK_MODERN_SLAVERY,
     CheckSupplier,
 )
+from procurement import assurance as assurance_rules
+from procurement.assurance import CheckName, CheckResult, DebarmentEntry, SupplierEvidence
 
 
 class CompanyRegister(Protocol):
@@ -113,18 +113,18 @@ class AssuranceActivities:
 
     @activity.defn(name=CHECK_COMPANY_STATUS)
     async def check_company_status(self, inp: CheckSupplier) -> CheckResult:
-        return rules.check_company_status(await self._register.company_status(inp.company_number))
+        return assurance_rules.check_company_status(await self._register.company_status(inp.company_number))
 
     @activity.defn(name=CHECK_DEBARMENT)
     async def check_debarment(self, inp: CheckSupplier) -> CheckResult:
-        return rules.check_debarment(await self._debarments.entry(inp.company_number))
+        return assurance_rules.check_debarment(await self._debarments.entry(inp.company_number))
 
     @activity.defn(name=CHECK_FINANCIAL_STANDING)
     async def check_financial_standing(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
             return _no_evidence("financial_standing")
-        return rules.check_financial_standing(
+        return assurance_rules.check_financial_standing(
             ev.annual_turnover_gbp, inp.annual_contract_value, inp.requirements.turnover_ratio
         )
 
@@ -133,24 +133,26 @@ class AssuranceActivities:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
             return _no_evidence("insurance")
-        return rules.check_insurance(ev.employers_liability_gbp, inp.requirements.min_employers_liability_gbp)
+        return assurance_rules.check_insurance(
+            ev.employers_liability_gbp, inp.requirements.min_employers_liability_gbp
+        )
 
     @activity.defn(name=CHECK_CERTIFICATIONS)
     async def check_certifications(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
             return _no_evidence("certifications")
-        return rules.check_certifications(ev.certifications, inp.requirements.certifications)
+        return assurance_rules.check_certifications(ev.certifications, inp.requirements.certifications)
 
     @activity.defn(name=CHECK_MODERN_SLAVERY)
     async def check_modern_slavery(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         if ev is None:
             return _no_evidence("modern_slavery")
-        return rules.check_modern_slavery(ev.annual_turnover_gbp, ev.modern_slavery_statement)
+        return assurance_rules.check_modern_slavery(ev.annual_turnover_gbp, ev.modern_slavery_statement)
 
     @activity.defn(name=CHECK_CARBON_REDUCTION_PLAN)
     async def check_carbon_reduction_plan(self, inp: CheckSupplier) -> CheckResult:
         ev = await self._evidence.evidence(inp.company_number)
         has_plan = ev is not None and ev.carbon_reduction_plan
-        return rules.check_carbon_reduction_plan(inp.annual_contract_value, has_plan)
+        return assurance_rules.check_carbon_reduction_plan(inp.annual_contract_value, has_plan)

@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.events import EventGap, append_events
-from workflows.messages import RECORD_EVENTS, RecordEvents
+from messages.joint_buy import RECORD_EVENTS, RecordEvents
 
 log = structlog.get_logger(__name__)
 

@@ -32,8 +32,9 @@ from api.routes import (
     webhooks,
 )
 from api.webhook_dispatch import Dispatcher
+from core.settings import Settings, get_settings
+from core.temporal import connect_client
 from db.pool import create_pool
-from jointbuy.config import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -57,8 +58,6 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
             owned_pool = await create_pool(settings.database_url, max_size=20)
             app.state.pool = owned_pool
         if getattr(app.state, "gateway", None) is None:
-            from worker import connect_client
-
             app.state.gateway = _gateway(await connect_client(settings), settings)
         dispatcher = None
         if settings.webhook_dispatch:

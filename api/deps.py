@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from api.auth import BOOTSTRAP_ADMIN, Principal, Role, hash_token, is_admin_token
 from api.gateway import BuyGateway
 from api.problems import Problem
+from core.settings import Settings
 from db.keys import find_active_key
-from jointbuy.config import Settings
 
 
 def get_pool(request: Request) -> Any:

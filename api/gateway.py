@@ -21,12 +21,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import command_id
-from api.problems import Problem
-from procurement.errors import ErrorKind
+from api.problems import KIND_STATUS, Problem
+from messages.joint_buy import EVENT_LOG_FAILURE, RUN_HANDOVER, JointBuyInput, Receipt
 from procurement.models import BuyState
-from workflows.event_log import EVENT_LOG_FAILURE
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import RUN_HANDOVER, JointBuyInput, Receipt
 from workflows.search import initial_search_attributes
 
 log = structlog.get_logger(__name__)
@@ -34,13 +32,9 @@ T = TypeVar("T")
 Arg = TypeVar("Arg")
 Answer = TypeVar("Answer")
 
-_STATUS = {
-    ErrorKind.INVALID.value: 422,
-    ErrorKind.CONFLICT.value: 409,
-    ErrorKind.FORBIDDEN.value: 403,
-    ErrorKind.NOT_FOUND.value: 404,
-    EVENT_LOG_FAILURE: 503,  # the buy stopped: its events could not be recorded
-}
+# A refused update's error type → status: the domain's kinds as everywhere in the API, and the
+# buy that stopped because its events could not be recorded.
+_STATUS = {kind.value: status for kind, status in KIND_STATUS.items()} | {EVENT_LOG_FAILURE: 503}
 # RESOURCE_EXHAUSTED (too many updates in flight, from another API process) is retried this long.
 _BACKOFF_ATTEMPTS = 8
 

@@ -10,8 +10,7 @@ from db.councils import find_current_council
 from db.keys import insert_key
 from procurement.councils import GSS_CODE
 from procurement.errors import invalid
-
-COMPANY_NUMBER = r"^(?:[0-9]{8}|[A-Z]{2}[0-9]{6})$"
+from procurement.suppliers import COMPANY_NUMBER
 
 
 class IssuedKey(NamedTuple):

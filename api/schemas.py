@@ -5,14 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.auth import Role
+from messages.joint_buy import CorrectedMarks
+from procurement.councils import GSS_PATTERN
 from procurement.models import BuyTerms, DemandLine, SignUpLine, Stage
 from procurement.pricing import MAX_TIERS
-from workflows.messages import CorrectedMarks
+from procurement.suppliers import COMPANY_NUMBER
 
-GssCode = Annotated[str, Field(pattern=r"^[ENSW]\d{8}$", examples=["E06000001"])]
+GssCode = Annotated[str, Field(pattern=GSS_PATTERN, examples=["E06000001"])]
+# A company number in a path (registry, supplier profile, exclusion decision).
+CompanyNumber = Annotated[
+    str,
+    Path(
+        pattern=COMPANY_NUMBER,
+        description="Companies House number: 8 digits, or 2 capital letters and 6 digits",
+        examples=["01234567", "SC123456"],
+    ),
+]
 # Free text a person writes (reasons, grounds, names): trimmed, and never blank once trimmed.
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]

@@ -10,7 +10,7 @@ from typing import Any
 from api.auth import Principal, Role
 from api.problems import Problem
 from db import award as award_q
-from db import buys as q
+from db import buys as buy_queries
 from procurement.pricing import PENNY
 from procurement.visibility import SEALED_STAGES, BuyScope, shown
 
@@ -31,7 +31,7 @@ def can_see_everything(principal: Principal, lead: str) -> bool:
 
 async def load_buy(conn: Any, buy_id: str, principal: Principal) -> Any:
     """The buy's row, or 404; 403 for a lead reading another lead's buy."""
-    row = await q.find_buy(conn, buy_id=buy_id)
+    row = await buy_queries.find_buy(conn, buy_id=buy_id)
     if row is None:
         raise Problem(404, f"no joint buy {buy_id}")
     if principal.role == Role.LEAD and row["lead"] != principal.organisation_id:
@@ -55,7 +55,7 @@ def summary(row: Any) -> dict[str, Any]:
 async def buy_view(conn: Any, row: Any, principal: Principal) -> dict[str, Any]:
     buy_id = row["buy_id"]
     terms = row["terms"]
-    lots = await q.buy_lots(conn, buy_id=buy_id)
+    lots = await buy_queries.buy_lots(conn, buy_id=buy_id)
     body = summary(row) | {
         "description": terms.get("description", ""),
         "cpv_code": terms.get("cpv_code", ""),
@@ -90,7 +90,7 @@ async def buy_view(conn: Any, row: Any, principal: Principal) -> dict[str, Any]:
     if can_see_everything(principal, row["lead"]):
         body["councils"] = [
             {"council": r["council"], "status": r["status"], "updated_at": r["updated_at"]}
-            for r in await q.council_statuses(conn, buy_id=buy_id)
+            for r in await buy_queries.council_statuses(conn, buy_id=buy_id)
         ]
         body |= await bidding_view(conn, row)
     return body
@@ -195,16 +195,16 @@ async def aggregate_view(conn: Any, buy_id: str) -> dict[str, Any]:
             "signed_up_councils": r["signed_up_councils"],
             "committed_quantity": r["committed_quantity"],
         }
-        for r in await q.buy_aggregate(conn, buy_id=buy_id)
+        for r in await buy_queries.buy_aggregate(conn, buy_id=buy_id)
     }
 
 
 async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
-    demand = await q.council_demand(conn, buy_id=buy_id, council=council)
-    sign_up = await q.council_sign_up(conn, buy_id=buy_id, council=council)
+    demand = await buy_queries.council_demand(conn, buy_id=buy_id, council=council)
+    sign_up = await buy_queries.council_sign_up(conn, buy_id=buy_id, council=council)
     return {
         "council": council,
-        "council_status": await q.council_status(conn, buy_id=buy_id, council=council),
+        "council_status": await buy_queries.council_status(conn, buy_id=buy_id, council=council),
         "demand": [
             {
                 "lot_id": r["lot_id"],
@@ -224,7 +224,7 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
 
 async def buy_scope(conn: Any, row: Any) -> BuyScope:
     """What the visibility table needs of this buy: its lead, stage and who takes part."""
-    councils, suppliers = await q.buy_parties(conn, buy_id=row["buy_id"])
+    councils, suppliers = await buy_queries.buy_parties(conn, buy_id=row["buy_id"])
     return BuyScope(lead=row["lead"], stage=row["stage"], councils=councils, suppliers=suppliers)
 
 
@@ -254,7 +254,7 @@ def shown_events(events: list[Any], principal: Principal, scope: BuyScope) -> li
 async def assurance_view(conn: Any, buy_id: str, only: str | None) -> list[dict[str, Any]]:
     """Each supplier with its status and every check's verdict and reason."""
     checks: dict[str, list[dict[str, Any]]] = {}
-    for c in await q.assurance_checks(conn, buy_id=buy_id, company_number=only):
+    for c in await buy_queries.assurance_checks(conn, buy_id=buy_id, company_number=only):
         checks.setdefault(c["company_number"], []).append(
             {
                 "check": c["check_name"],
@@ -273,5 +273,5 @@ async def assurance_view(conn: Any, buy_id: str, only: str | None) -> list[dict[
             "registered_at": s["registered_at"],
             "checks": checks.get(s["company_number"], []),
         }
-        for s in await q.buy_suppliers(conn, buy_id=buy_id, company_number=only)
+        for s in await buy_queries.buy_suppliers(conn, buy_id=buy_id, company_number=only)
     ]

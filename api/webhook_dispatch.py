@@ -20,8 +20,8 @@ from api import metrics
 from api.auth import Principal, Role
 from api.views import buy_scope
 from api.webhooks import as_received, signed_request
+from core.settings import Settings
 from db import webhooks as q
-from jointbuy.config import Settings
 from procurement.models import Stage
 from procurement.visibility import SEALED_STAGES, BuyScope
 

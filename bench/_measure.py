@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from temporalio.api.enums.v1 import EventType
 
 from bench._stack import Stack
-from workflows.messages import RECORD_EVENTS
+from messages.joint_buy import RECORD_EVENTS
 
 
 @dataclass

@@ -36,10 +36,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from core.logs import configure_logging
+from core.settings import Settings
 from db.migrate import migrate_dsn
 from db.pool import create_pool
-from jointbuy.config import Settings
-from jointbuy.logs import configure_logging
 from jointbuy.pg import EmbeddedPostgres
 from worker import build_worker
 from workflows.search import SEARCH_ATTRIBUTES

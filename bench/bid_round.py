@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         persistence_row,
     )
     from bench._stack import BARE_QUEUE, Refused, Stack, api_key, check, full_stack, issue_keys
-    from workflows.messages import SubmitBid
+    from messages.joint_buy import SubmitBid
 
 COUNCILS = 20
 # (lot id, title, reference unit price in £): bids and baselines are spread around the price.

@@ -47,8 +47,8 @@ with workflow.unsafe.imports_passed_through():
         persistence_row,
     )
     from bench._stack import BARE_QUEUE, MAX_COUNCILS, Stack, check, full_stack, issue_keys
+    from messages.joint_buy import RegisterDemand
     from procurement.models import DemandLine
-    from workflows.messages import RegisterDemand
 
 SIGNALS_IN_FLIGHT = 50
 

@@ -1,1 +1,2 @@
-"""Joint Buy: collective buying for UK councils. Settings, logging, the CLI and the dev stack."""
+"""Joint Buy: collective buying for UK councils. The root: the `jointbuy` CLI, the dev stack and
+the demo (settings and logging are the floor, in `core`)."""

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jointbuy.config import get_settings
+from core.settings import get_settings
 
 app = typer.Typer(help="Joint Buy: collective buying for UK councils.", no_args_is_help=True)
 councils_app = typer.Typer(help="The register of councils that may take part.")
@@ -149,7 +149,7 @@ def api(
     import uvicorn
 
     from api.app import create_app
-    from jointbuy.logs import configure_logging
+    from core.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)

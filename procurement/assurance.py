@@ -112,29 +112,6 @@ class SupplierEvidence(_Frozen):
     carbon_reduction_plan: bool = False
 
 
-class AssuranceRequirements(_Frozen):
-    """What a buy asks of suppliers. Employer's liability is never below £5m, whatever is set."""
-
-    certifications: Certifications = frozenset()
-    min_employers_liability_gbp: Money = MIN_EMPLOYERS_LIABILITY
-    turnover_ratio: Decimal = Field(default=DEFAULT_TURNOVER_RATIO, ge=0, le=100)
-
-
-class SupplierAssessment(_Frozen):
-    supplier: str
-    outcome: Outcome
-    checks: tuple[CheckResult, ...]
-
-    @property
-    def failures(self) -> list[CheckResult]:
-        """Checks that exclude the supplier (failed and not awaiting the lead)."""
-        return [c for c in self.checks if not c.passed and not c.flagged]
-
-    @property
-    def flags(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.flagged]
-
-
 def check_company_status(status: str | None) -> CheckResult:
     """Only Companies House `active` passes; `None` means the company is not on the register."""
     if status is None:
@@ -158,20 +135,6 @@ def check_debarment(entry: DebarmentEntry | None) -> CheckResult:
         return CheckResult(check="debarment", passed=False, reason=reason)
     reason = f"on the debarment list on a discretionary exclusion ground: {entry.ground}"
     return CheckResult(check="debarment", passed=False, flagged=True, reason=reason)
-
-
-def resolve_discretionary(result: CheckResult, exclude: bool, reason: str) -> CheckResult:
-    """The lead's decision on a flagged check: a final result (passed unless `exclude`)."""
-    if not result.flagged:
-        raise ValueError(f"the {result.check} check is not awaiting a decision")
-    if not reason.strip():
-        raise ValueError("the lead's decision needs a reason")
-    decision = "excluded" if exclude else "not excluded"
-    return CheckResult(
-        check=result.check,
-        passed=not exclude,
-        reason=f"{result.reason}; the lead decided: {decision} ({reason.strip()})",
-    )
 
 
 def check_financial_standing(
@@ -281,32 +244,3 @@ def outcome_of(checks: Iterable[CheckResult]) -> Outcome:
     if any(not c.passed and not c.flagged for c in results):
         return "excluded"
     return "flagged" if any(c.flagged for c in results) else "qualified"
-
-
-def assess_supplier(
-    evidence: SupplierEvidence,
-    requirements: AssuranceRequirements,
-    acv: Decimal,
-    company_status: str | None,
-    debarment: DebarmentEntry | None,
-) -> SupplierAssessment:
-    """Every check for one supplier, in a fixed order, and the outcome they add up to."""
-    turnover = evidence.annual_turnover_gbp
-    checks = (
-        check_company_status(company_status),
-        check_debarment(debarment),
-        check_financial_standing(turnover, acv, requirements.turnover_ratio),
-        check_insurance(evidence.employers_liability_gbp, requirements.min_employers_liability_gbp),
-        check_certifications(evidence.certifications, requirements.certifications),
-        check_modern_slavery(turnover, evidence.modern_slavery_statement),
-        check_carbon_reduction_plan(acv, evidence.carbon_reduction_plan),
-    )
-    return SupplierAssessment(supplier=evidence.name, outcome=outcome_of(checks), checks=checks)
-
-
-def resolve_assessment(assessment: SupplierAssessment, exclude: bool, reason: str) -> SupplierAssessment:
-    """Apply the lead's decision to every flagged check and recompute the outcome."""
-    if assessment.outcome != "flagged":
-        raise ValueError(f"assessment of {assessment.supplier} is {assessment.outcome}, not flagged")
-    checks = tuple(resolve_discretionary(c, exclude, reason) if c.flagged else c for c in assessment.checks)
-    return assessment.model_copy(update={"checks": checks, "outcome": outcome_of(checks)})

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from procurement.errors import invalid
 
-GSS_CODE = re.compile(r"^[ENSW]\d{8}$")
+# A council's GSS code (ONS): E, N, S or W and eight digits, e.g. E06000001.
+GSS_PATTERN = r"^[ENSW]\d{8}$"
+GSS_CODE = re.compile(GSS_PATTERN)
 REQUIRED_COLUMNS = (
     "local-authority-code",
     "official-name",

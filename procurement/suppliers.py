@@ -6,9 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from procurement.assurance import CheckResult, annual_contract_value, outcome_of
-from procurement.errors import conflict
+from procurement.errors import conflict, invalid
 from procurement.models import BuyState, CheckOutcome, Stage, SupplierStatus
 
+# A Companies House number: 8 digits, or 2 capital letters (SC, NI, OC…) and 6 digits.
+COMPANY_NUMBER = r"^(?:[0-9]{8}|[A-Z]{2}[0-9]{6})$"
 REGISTRATION_STAGES = frozenset({Stage.DEMAND, Stage.SIGN_UP})
 
 
@@ -19,13 +21,19 @@ def check_register_supplier(state: BuyState) -> None:
         )
 
 
-def check_decide_exclusion(state: BuyState, company_number: str) -> None:
+def check_decide_exclusion(state: BuyState, company_number: str, reason: str) -> None:
     if state.stage != Stage.ASSURANCE:
         raise conflict(f"exclusion decisions are taken during assurance; this buy is in {state.stage.value}")
     entry = state.suppliers.get(company_number)
     if entry is None or entry.status != "flagged":
         status = entry.status if entry else "not registered"
         raise conflict(f"supplier {company_number} is {status}, not flagged for a decision")
+    _check_reason(reason)
+
+
+def _check_reason(reason: str) -> None:
+    if not reason.strip():
+        raise invalid("a decision on a flagged supplier needs a reason", field="reason")
 
 
 def open_lots(state: BuyState) -> list[str]:
@@ -55,7 +63,12 @@ def estimate_annual_contract_value(state: BuyState) -> Decimal:
 def decide(
     checks: list[CheckOutcome], exclude: bool, reason: str
 ) -> tuple[list[CheckOutcome], SupplierStatus]:
-    """Apply the lead's (or the default's) decision to the flagged checks: new checks and status."""
+    """Apply the lead's (or the default's) decision to the flagged checks: new checks and status.
+
+    Each flagged check becomes final (passed unless `exclude`), its reason followed by the
+    decision's; checks already final stay as they are.
+    """
+    _check_reason(reason)
     decided = [
         c.model_copy(update={"flagged": False, "passed": not exclude, "reason": f"{c.reason}; {reason}"})
         if c.flagged

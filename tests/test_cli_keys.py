@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.auth import hash_token
+from core.settings import get_settings
 from db.keys import find_active_key
 from db.pool import create_pool
 from jointbuy.cli import app
-from jointbuy.config import get_settings
 
 
 @pytest.fixture

@@ -17,10 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from procurement import suppliers as supplier_rules
-    from procurement.assurance import CheckResult, outcome_of
-    from procurement.models import CheckOutcome, Stage, SupplierEntry
-    from workflows.messages import (
+    from messages.joint_buy import (
         CHECK_CARBON_REDUCTION_PLAN,
         CHECK_CERTIFICATIONS,
         CHECK_COMPANY_STATUS,
@@ -31,6 +28,9 @@ with workflow.unsafe.imports_passed_through():
         CheckSupplier,
         RegisterSupplier,
     )
+    from procurement import suppliers as supplier_rules
+    from procurement.assurance import CheckResult, outcome_of
+    from procurement.models import CheckOutcome, Stage, SupplierEntry
     from workflows.search import QUALIFIED_KEY
     from workflows.stage import Next, StageWindow
 

@@ -14,11 +14,11 @@ from typing import Any, NoReturn
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from messages.joint_buy import JointBuyInput, Receipt
     from procurement import demand as demand_rules
     from procurement.models import BuyState, LotAggregate, Stage
     from workflows.event_log import EventLog
     from workflows.handover import Handover
-    from workflows.messages import JointBuyInput, Receipt
     from workflows.search import COUNCILS_KEY, STAGE_KEY
 
 

@@ -8,13 +8,19 @@ Runs inside the workflow (deterministic): state lives in `BuyState`, so a new ru
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from messages.joint_buy import RegisterDemand, SignUp, WithdrawDemand
     from procurement import demand as demand_rules
     from procurement.models import Stage
-    from workflows.messages import RegisterDemand, SignUp, WithdrawDemand
     from workflows.stage import Next, StageWindow
+
+
+def _council_lines(cmd: RegisterDemand | SignUp) -> dict[str, Any]:
+    return {"council": cmd.council, "lines": [line.model_dump(mode="json") for line in cmd.lines]}
 
 
 class DemandStage(StageWindow):
@@ -30,11 +36,7 @@ class DemandStage(StageWindow):
 
     def register(self, cmd: RegisterDemand) -> int:
         self._state.demand[cmd.council] = list(cmd.lines)
-        return self._buy.emit(
-            "demand.registered",
-            cmd.council,
-            {"council": cmd.council, "lines": [line.model_dump(mode="json") for line in cmd.lines]},
-        )
+        return self._buy.emit("demand.registered", cmd.council, _council_lines(cmd))
 
     def withdraw(self, cmd: WithdrawDemand) -> int:
         del self._state.demand[cmd.council]
@@ -55,11 +57,7 @@ class SignUpStage(StageWindow):
 
     def confirm(self, cmd: SignUp) -> int:
         self._state.signups[cmd.council] = list(cmd.lines)
-        return self._buy.emit(
-            "sign_up.confirmed",
-            cmd.council,
-            {"council": cmd.council, "lines": [line.model_dump(mode="json") for line in cmd.lines]},
-        )
+        return self._buy.emit("sign_up.confirmed", cmd.council, _council_lines(cmd))
 
     def close(self, how: str) -> Next:
         gone = demand_rules.dropped_out(self._state)

@@ -12,10 +12,10 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from messages.joint_buy import EnterScores
     from procurement import award as award_rules
     from procurement.models import Marks, Stage, StandstillState
     from workflows.buy import Buy
-    from workflows.messages import EnterScores
     from workflows.stage import Next, StageWindow
     from workflows.uk_days import start_of, uk_today, working_day_rules
 

@@ -18,12 +18,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from messages.joint_buy import EVENT_LOG_FAILURE, RECORD_EVENTS, RecordEvents
     from procurement.models import BuyState, DomainEvent
     from procurement.visibility import check_recordable
-    from workflows.messages import RECORD_EVENTS, RecordEvents
-
-# Error type of a command whose event could not be recorded (the API answers 503).
-EVENT_LOG_FAILURE = "EventLogFailure"
 
 # Persisting events must outlast a database outage: retry forever with a bounded backoff.
 RECORD_RETRY = RetryPolicy(

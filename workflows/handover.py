@@ -28,7 +28,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.messages import RUN_HANDOVER
+    from messages.joint_buy import RUN_HANDOVER
 
 HANDOVER_PATCH = "handover-decided-in-recorded-tasks"
 

@@ -14,17 +14,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from procurement import award as award_rules
-    from procurement import demand as demand_rules
-    from procurement import rounds as round_rules
-    from procurement import suppliers as supplier_rules
-    from procurement.models import BuyState, Challenge, Marks, Stage
-    from workflows.assurance import AssuranceStage
-    from workflows.buy import Buy
-    from workflows.commands import command
-    from workflows.demand import DemandStage, SignUpStage
-    from workflows.evaluation import EvaluationStage
-    from workflows.messages import (
+    from messages.joint_buy import (
         BidReceipt,
         BuyOutcome,
         Cancel,
@@ -43,6 +33,16 @@ with workflow.unsafe.imports_passed_through():
         SubmitBid,
         WithdrawDemand,
     )
+    from procurement import award as award_rules
+    from procurement import demand as demand_rules
+    from procurement import rounds as round_rules
+    from procurement import suppliers as supplier_rules
+    from procurement.models import BuyState, Challenge, Marks, Stage
+    from workflows.assurance import AssuranceStage
+    from workflows.buy import Buy
+    from workflows.commands import command
+    from workflows.demand import DemandStage, SignUpStage
+    from workflows.evaluation import EvaluationStage
     from workflows.negotiation import NegotiationStage
     from workflows.stage import StageWindow, run_stage
     from workflows.standstill import StandstillStage, SuspendedStage
@@ -141,7 +141,7 @@ class JointBuyWorkflow:
 
     @command(
         DecideExclusion,
-        lambda state, cmd: supplier_rules.check_decide_exclusion(state, cmd.company_number),
+        lambda state, cmd: supplier_rules.check_decide_exclusion(state, cmd.company_number, cmd.reason),
     )
     async def decide_exclusion(self, cmd: DecideExclusion, _checked: None) -> Receipt:
         seq = self._assurance.decide(cmd.company_number, cmd.exclude, cmd.reason, cmd.actor)

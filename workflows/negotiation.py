@@ -11,10 +11,10 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from messages.joint_buy import SubmitBid
     from procurement import rounds as round_rules
     from procurement.models import Bid, NegotiationState, RoundResult, Stage
     from procurement.pricing import extend_deadline
-    from workflows.messages import SubmitBid
     from workflows.stage import Next, StageWindow
 
 # Buys that reached negotiation before rounds existed only waited there: replaying them must not

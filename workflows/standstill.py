@@ -12,10 +12,10 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from messages.joint_buy import DecideChallenge, LodgeChallenge
     from procurement import award as award_rules
     from procurement.models import Challenge, Marks, Stage
     from workflows.evaluation import enter_standstill, mark, standstill_data
-    from workflows.messages import DecideChallenge, LodgeChallenge
     from workflows.stage import Next, StageWindow
     from workflows.uk_days import uk_today, working_day_rules
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import Role
 from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
-from api.keys import COMPANY_NUMBER
 from api.problems import Problem
-from api.schemas import Reason
+from api.schemas import CompanyNumber, Reason
 from api.views import assurance_view, buy_scope, can_see_everything, load_buy, shown_rows, snapshot
 from db.registry import find_company, find_profile
+from messages.joint_buy import DecideExclusion, RegisterSupplier
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import DecideExclusion, RegisterSupplier
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["suppliers"])
-CompanyNumber = Annotated[str, Path(pattern=COMPANY_NUMBER, examples=["01234567"])]
 
 
 class ExclusionDecision(BaseModel):

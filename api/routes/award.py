@@ -14,11 +14,12 @@ from api.idempotency import idempotent
 from api.problems import Problem
 from api.schemas import ChallengeDecision, ChallengeLodge
 from api.views import buy_scope, can_see_everything, load_buy, money, shown_rows, snapshot, standstill_view
-from db import award as q
+from db import award as award_queries
 from db.buys import buy_lots
 from db.projections_award import CONTRACT_MONEY
+from messages.joint_buy import DecideChallenge, LodgeChallenge
+from procurement.councils import GSS_PATTERN
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import DecideChallenge, LodgeChallenge
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["award"])
 ChallengeId = Annotated[str, Path(min_length=1, max_length=64, examples=["ch-1"])]
@@ -80,7 +81,7 @@ async def decide_challenge(
         cmd = DecideChallenge(challenge_id=challenge_id, actor=caller.actor, **body.model_dump())
         receipt = await gateway.update(buy_id, JointBuyWorkflow.decide_challenge, cmd)
         async with snapshot(pool) as conn:
-            rows = await q.challenges(conn, buy_id=buy_id, challenge_id=challenge_id)
+            rows = await award_queries.challenges(conn, buy_id=buy_id, challenge_id=challenge_id)
         return 200, {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _challenge(rows[0])
 
     return await idempotent(request, pool, caller, produce)
@@ -92,9 +93,9 @@ async def list_challenges(buy_id: str, pool: Pool, caller: Caller) -> dict[str, 
     async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         if can_see_everything(caller, row["lead"]):
-            rows = await q.challenges(conn, buy_id=buy_id)
+            rows = await award_queries.challenges(conn, buy_id=buy_id)
         elif caller.role == Role.SUPPLIER:
-            rows = await q.challenges(conn, buy_id=buy_id, company_number=caller.organisation_id)
+            rows = await award_queries.challenges(conn, buy_id=buy_id, company_number=caller.organisation_id)
         else:
             raise Problem(403, "challenges are for the lead and the supplier that lodged each")
     return {"buy_id": buy_id, "stage": row["stage"], "challenges": [_challenge(r) for r in rows]}
@@ -116,7 +117,7 @@ async def _summaries(conn: Any, row: Any, caller: Principal) -> dict[str, list[d
     """Every summary for the lead and operators, a supplier's own, none for a council: as the
     `assessment.summary` events they come from."""
     only = None if can_see_everything(caller, row["lead"]) else caller.organisation_id
-    rows = await q.assessment_summaries(conn, buy_id=row["buy_id"], company_number=only)
+    rows = await award_queries.assessment_summaries(conn, buy_id=row["buy_id"], company_number=only)
     scope = await buy_scope(conn, row)
     by_lot: dict[str, list[dict[str, Any]]] = {}
     for r in shown_rows("assessment.summary", [dict(r) for r in rows], caller, scope):
@@ -133,7 +134,7 @@ async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """The award per lot: winner, unit price, total value and the assessment summaries (409 before)."""
     async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
-        awards = {a["lot_id"]: a for a in await q.lot_awards(conn, buy_id=buy_id)}
+        awards = {a["lot_id"]: a for a in await award_queries.lot_awards(conn, buy_id=buy_id)}
         if row["notice_published_at"] is None or not awards:
             raise Problem(409, f"joint buy {buy_id} has no award notice yet; it is in {row['stage']}")
         lots = await buy_lots(conn, buy_id=buy_id)
@@ -201,19 +202,21 @@ async def get_contracts(
     buy_id: str,
     pool: Pool,
     caller: Caller,
-    council: str | None = Query(None, pattern=r"^[ENSW]\d{8}$", description="only this council's"),
+    council: str | None = Query(None, pattern=GSS_PATTERN, description="only this council's"),
 ) -> dict[str, Any]:
     """Per-council contracts: a council sees its own, a supplier those it won, the lead all."""
     async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         if can_see_everything(caller, row["lead"]):
-            rows = await q.contracts(conn, buy_id=buy_id, council=council)
+            rows = await award_queries.contracts(conn, buy_id=buy_id, council=council)
         elif caller.role == Role.COUNCIL:
             if council is not None and council != caller.organisation_id:
                 raise Problem(403, f"your token acts for {caller.organisation_id}, not {council}")
-            rows = await q.contracts(conn, buy_id=buy_id, council=caller.organisation_id)
+            rows = await award_queries.contracts(conn, buy_id=buy_id, council=caller.organisation_id)
         elif caller.role == Role.SUPPLIER:
-            rows = await q.contracts(conn, buy_id=buy_id, council=council, supplier=caller.organisation_id)
+            rows = await award_queries.contracts(
+                conn, buy_id=buy_id, council=council, supplier=caller.organisation_id
+            )
         else:
             raise Problem(403, "contracts are for the lead, each council and the winning suppliers")
         scope = await buy_scope(conn, row)

@@ -10,8 +10,8 @@ from api.deps import Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
 from api.schemas import BidSubmission, ScoresEntry
 from api.views import load_buy, money, round_view, snapshot, supplier_bids_view, tiers_view
+from messages.joint_buy import BidReceipt, EnterScores, SubmitBid
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import BidReceipt, EnterScores, SubmitBid
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["negotiation"])
 

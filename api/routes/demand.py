@@ -13,8 +13,8 @@ from api.problems import Problem
 from api.schemas import DemandRegistration, SignUpRequest
 from api.views import aggregate_view, council_view, load_buy, snapshot
 from db.councils import find_current_council
+from messages.joint_buy import RegisterDemand, SignUp, WithdrawDemand
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import RegisterDemand, SignUp, WithdrawDemand
 
 router = APIRouter(prefix="/v1/joint-buys/{buy_id}", tags=["councils"])
 

@@ -15,10 +15,10 @@ from api.schemas import CancelRequest, CloseStageRequest, EventOut, JointBuyCrea
 from api.views import buy_scope, buy_view, load_buy, shown_events, snapshot, summary
 from db.buys import list_buys
 from db.events import fetch_events
+from messages.joint_buy import Cancel, CloseStage
 from procurement.models import BuyState, BuyTerms, Stage
 from procurement.setup import check_new_buy
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import Cancel, CloseStage
 
 router = APIRouter(prefix="/v1/joint-buys", tags=["joint buys"])
 

@@ -5,26 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Role
 from api.deps import AdminCaller, Pool, require
 from api.idempotency import idempotent_in_db
-from api.keys import COMPANY_NUMBER
 from api.problems import Problem
+from api.schemas import CompanyNumber
 from db.registry import delete_debarment, find_company, find_debarment, upsert_company, upsert_debarment
 
 router = APIRouter(prefix="/v1/registry", tags=["registries"])
 
-CompanyNumber = Annotated[
-    str,
-    Path(
-        pattern=COMPANY_NUMBER,
-        description="Companies House number: 8 digits, or 2 capital letters and 6 digits",
-        examples=["01234567", "SC123456"],
-    ),
-]
 # Companies House spells statuses as lowercase words joined by hyphens.
 COMPANY_STATUS = r"^[a-z]+(?:-[a-z]+)*$"
 RegistryReader = Annotated[Principal, Depends(require(Role.ADMIN, Role.LEAD, Role.OPERATOR))]

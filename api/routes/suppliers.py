@@ -13,7 +13,7 @@ from api.auth import Principal, Role
 from api.deps import Caller, Pool
 from api.idempotency import idempotent_in_db
 from api.problems import Problem
-from api.routes.registry import CompanyNumber
+from api.schemas import CompanyNumber
 from db.registry import find_profile, upsert_profile
 from procurement.assurance import KNOWN_CERTIFICATIONS, Money, unknown_certifications
 

@@ -15,7 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from jointbuy.config import Settings
+from core.settings import Settings
 from worker import build_worker
 
 ADMIN_TOKEN = "test-admin-token"

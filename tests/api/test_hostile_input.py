@@ -17,7 +17,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from jointbuy.config import Settings
+from core.settings import Settings
 from tests.api.conftest import Api, Buy
 from tests.api.hostile import JSON, NOTHING, NUL_ID, UNKNOWN, Req, assert_problem, case, send
 

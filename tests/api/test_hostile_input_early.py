@@ -20,7 +20,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from jointbuy.config import Settings
+from core.settings import Settings
 from tests.api.conftest import Api, Buy, buy_body, supplier_profile
 from tests.api.hostile import ANSWER_WITHIN, JSON, NOTHING, NUL_ID, UNKNOWN, Req, assert_problem, case, send
 

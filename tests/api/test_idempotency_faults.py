@@ -26,7 +26,7 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.gateway import BuyGateway, _refusal
 from api.problems import Problem
-from jointbuy.config import Settings
+from core.settings import Settings
 from procurement.models import BuyState, BuyTerms
 from tests.api.conftest import ADMIN_TOKEN, REGISTER, buy_body
 from worker import build_worker

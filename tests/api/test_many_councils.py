@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from jointbuy.config import Settings
+from core.settings import Settings
 from tests.api.conftest import REGISTER, Api
 
 EXPECTED_CURRENT = 397

@@ -12,7 +12,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from jointbuy.config import Settings
+from core.settings import Settings
 from tests.api.conftest import Api, Buy
 from tests.api.test_bad_input import assert_problem
 from tests.unit.test_ocds_builder import assert_valid, notices, quantities

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.webhook_dispatch import Dispatcher, backoff
-from jointbuy.config import Settings
+from core.settings import Settings
 from jointbuy.devstack import free_port
 from tests.api.conftest import Api
 from tests.api.test_bad_input import assert_problem

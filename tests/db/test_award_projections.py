@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from db import award as q
+from db import award as award_queries
 from db.buys import find_buy
 from db.events import append_events
 from db.projections import project
@@ -193,13 +193,17 @@ async def snapshot(conn: Any, buy_id: str) -> dict[str, Any]:
     buy.pop("updated_at")
     return {
         "buy": buy,
-        "s1_bids": [dict(r) for r in await q.supplier_bids(conn, buy_id=buy_id, company_number=S1)],
-        "s1_ranks": [dict(r) for r in await q.supplier_ranks(conn, buy_id=buy_id, company_number=S1)],
-        "final": [dict(r) for r in await q.final_bids(conn, buy_id=buy_id)],
-        "awards": [dict(r) for r in await q.lot_awards(conn, buy_id=buy_id)],
-        "summaries": [dict(r) for r in await q.assessment_summaries(conn, buy_id=buy_id)],
-        "challenges": [dict(r) for r in await q.challenges(conn, buy_id=buy_id)],
-        "contracts": [dict(r) for r in await q.contracts(conn, buy_id=buy_id)],
+        "s1_bids": [
+            dict(r) for r in await award_queries.supplier_bids(conn, buy_id=buy_id, company_number=S1)
+        ],
+        "s1_ranks": [
+            dict(r) for r in await award_queries.supplier_ranks(conn, buy_id=buy_id, company_number=S1)
+        ],
+        "final": [dict(r) for r in await award_queries.final_bids(conn, buy_id=buy_id)],
+        "awards": [dict(r) for r in await award_queries.lot_awards(conn, buy_id=buy_id)],
+        "summaries": [dict(r) for r in await award_queries.assessment_summaries(conn, buy_id=buy_id)],
+        "challenges": [dict(r) for r in await award_queries.challenges(conn, buy_id=buy_id)],
+        "contracts": [dict(r) for r in await award_queries.contracts(conn, buy_id=buy_id)],
         "scores": [
             dict(r)
             for r in await conn.fetch(

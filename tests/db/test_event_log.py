@@ -18,9 +18,9 @@ import db
 from activities.persistence import PersistenceActivities
 from db.events import EventGap, append_events, fetch_events
 from db.migrate import available_migrations, migrate
+from messages.joint_buy import RecordEvents
 from procurement.models import DemandLine, DomainEvent
 from tests.support import terms
-from workflows.messages import RecordEvents
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 

@@ -22,7 +22,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from jointbuy.config import Settings
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTER = REPO / "jointbuy" / "data" / "uk_local_authorities.csv"

@@ -39,7 +39,7 @@ from procurement.models import DemandLine, DomainEvent, SignUpLine, Stage
 from tests.support import new_state, register_search_attributes
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.search import initial_search_attributes
-from workflows.messages import (
+from messages.joint_buy import (
     RECORD_EVENTS,
     Cancel,
     CloseStage,

@@ -9,12 +9,10 @@ from pydantic import ValidationError
 
 from procurement.assurance import (
     KNOWN_CERTIFICATIONS,
-    AssuranceRequirements,
     CheckResult,
     DebarmentEntry,
     SupplierEvidence,
     annual_contract_value,
-    assess_supplier,
     check_carbon_reduction_plan,
     check_certifications,
     check_company_status,
@@ -24,21 +22,10 @@ from procurement.assurance import (
     check_modern_slavery,
     format_gbp,
     outcome_of,
-    resolve_assessment,
-    resolve_discretionary,
     unknown_certifications,
 )
 
 D = Decimal
-CHECK_ORDER = [
-    "company_status",
-    "debarment",
-    "financial_standing",
-    "insurance",
-    "certifications",
-    "modern_slavery",
-    "carbon_reduction_plan",
-]
 
 
 # --- money formatting ------------------------------------------------------------------------
@@ -116,28 +103,6 @@ def test_debarment_entry(mandatory: bool, flagged: bool, word: str) -> None:
     assert (result.passed, result.flagged) == (False, flagged)
     assert "bribery conviction" in result.reason
     assert word in result.reason
-
-
-@pytest.mark.parametrize(("exclude", "passed"), [(True, False), (False, True)])
-def test_resolve_discretionary(exclude: bool, passed: bool) -> None:
-    flagged = check_debarment(DebarmentEntry(ground="poor performance", mandatory=False))
-    final = resolve_discretionary(flagged, exclude=exclude, reason="self-cleaning evidence")
-    assert (final.check, final.passed, final.flagged) == ("debarment", passed, False)
-    assert "poor performance" in final.reason
-    assert "self-cleaning evidence" in final.reason
-
-
-@pytest.mark.parametrize(
-    ("result", "reason"),
-    [
-        (check_debarment(None), "ok"),
-        (check_debarment(DebarmentEntry(ground="fraud", mandatory=True)), "ok"),
-        (check_debarment(DebarmentEntry(ground="fraud", mandatory=False)), "   "),
-    ],
-)
-def test_resolve_discretionary_refuses(result: CheckResult, reason: str) -> None:
-    with pytest.raises(ValueError):
-        resolve_discretionary(result, exclude=True, reason=reason)
 
 
 # --- financial standing ------------------------------------------------------------------------
@@ -322,106 +287,6 @@ def test_annual_contract_value_refuses(
         annual_contract_value(quantities, prices, years)
 
 
-# --- assess_supplier ---------------------------------------------------------------------------
-
-GOOD = SupplierEvidence(
-    name="Acme Ltd",
-    annual_turnover_gbp=D("40000000"),
-    employers_liability_gbp=D("10000000"),
-    certifications={"cyber_essentials_plus", "iso_27001"},
-    modern_slavery_statement=True,
-    carbon_reduction_plan=True,
-)
-REQS = AssuranceRequirements(certifications=["cyber_essentials", "iso_27001"])
-
-
-def _assess(
-    acv: Decimal = D("6000000"),
-    status: str | None = "active",
-    debarment: DebarmentEntry | None = None,
-    requirements: AssuranceRequirements = REQS,
-    **evidence: object,
-):
-    return assess_supplier(GOOD.model_copy(update=evidence), requirements, acv, status, debarment)
-
-
-def test_qualified_supplier_passes_every_check_in_order() -> None:
-    assessment = _assess()
-    assert assessment.outcome == "qualified"
-    assert assessment.supplier == "Acme Ltd"
-    assert [c.check for c in assessment.checks] == CHECK_ORDER
-    assert all(c.passed and not c.flagged for c in assessment.checks)
-    assert assessment.failures == []
-    assert assessment.flags == []
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "failing"),
-    [
-        ({"status": "liquidation"}, {"company_status"}),
-        ({"status": None}, {"company_status"}),
-        ({"debarment": DebarmentEntry(ground="fraud", mandatory=True)}, {"debarment"}),
-        ({"acv": D("20000000.01")}, {"financial_standing"}),
-        ({"employers_liability_gbp": D("4999999.99")}, {"insurance"}),
-        ({"certifications": frozenset({"cyber_essentials"})}, {"certifications"}),
-        ({"modern_slavery_statement": False}, {"modern_slavery"}),
-        ({"carbon_reduction_plan": False}, {"carbon_reduction_plan"}),
-        ({"carbon_reduction_plan": False, "acv": D("5000000")}, set()),
-        (
-            {"annual_turnover_gbp": D("36000000"), "modern_slavery_statement": False},
-            {"modern_slavery"},
-        ),
-        (
-            {"status": "dissolved", "employers_liability_gbp": D("0"), "acv": D("30000000")},
-            {"company_status", "insurance", "financial_standing"},
-        ),
-        (
-            {
-                "requirements": AssuranceRequirements(
-                    min_employers_liability_gbp=D("15000000"), turnover_ratio=D("7")
-                )
-            },
-            {"insurance", "financial_standing"},
-        ),
-    ],
-)
-def test_failures_exclude(kwargs: dict[str, object], failing: set[str]) -> None:
-    assessment = _assess(**kwargs)
-    assert {c.check for c in assessment.failures} == failing
-    assert assessment.outcome == ("excluded" if failing else "qualified")
-    for check in assessment.failures:
-        assert check.reason
-
-
-def test_discretionary_debarment_flags_then_lead_decides() -> None:
-    entry = DebarmentEntry(ground="persistent poor performance", mandatory=False)
-    assessment = _assess(debarment=entry)
-    assert assessment.outcome == "flagged"
-    assert [c.check for c in assessment.flags] == ["debarment"]
-    assert resolve_assessment(assessment, exclude=False, reason="improved").outcome == "qualified"
-    excluded = resolve_assessment(assessment, exclude=True, reason="no improvement")
-    assert excluded.outcome == "excluded"
-    assert [c.check for c in excluded.failures] == ["debarment"]
-
-
-def test_a_final_failure_outweighs_a_flag() -> None:
-    entry = DebarmentEntry(ground="poor performance", mandatory=False)
-    assessment = _assess(debarment=entry, status="administration")
-    assert assessment.outcome == "excluded"
-    assert [c.check for c in assessment.flags] == ["debarment"]
-    with pytest.raises(ValueError):
-        resolve_assessment(assessment, exclude=False, reason="x")
-
-
-def test_failure_reasons_read_in_pounds() -> None:
-    assessment = _assess(employers_liability_gbp=D("4999999.99"), carbon_reduction_plan=False)
-    reasons = {c.check: c.reason for c in assessment.failures}
-    assert reasons["insurance"] == (
-        "employer's liability cover of £4,999,999.99 is below the £5,000,000 required"
-    )
-    assert "£6,000,000" in reasons["carbon_reduction_plan"]
-
-
 @pytest.mark.parametrize(
     ("checks", "outcome"),
     [
@@ -468,27 +333,6 @@ def test_supplier_evidence_defaults_and_frozen() -> None:
     assert not evidence.carbon_reduction_plan
     with pytest.raises(ValidationError):
         evidence.name = "Other Ltd"  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        {"min_employers_liability_gbp": "-1"},
-        {"turnover_ratio": "-0.1"},
-        {"turnover_ratio": "101"},
-        {"certifications": ["iso_99999"]},
-    ],
-)
-def test_assurance_requirements_rejects(data: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        AssuranceRequirements.model_validate(data)
-
-
-def test_assurance_requirements_defaults() -> None:
-    requirements = AssuranceRequirements()
-    assert requirements.certifications == frozenset()
-    assert requirements.min_employers_liability_gbp == D("5000000")
-    assert requirements.turnover_ratio == D("2.0")
 
 
 @pytest.mark.parametrize("ground", ["", "   "])

@@ -20,6 +20,17 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from messages.joint_buy import (
+    RECORD_EVENTS,
+    RUN_HANDOVER,
+    BidReceipt,
+    Cancel,
+    EnterScores,
+    JointBuyInput,
+    RecordEvents,
+    ScoresReceipt,
+    SubmitBid,
+)
 from procurement.models import (
     BuyState,
     DemandLine,
@@ -31,17 +42,6 @@ from procurement.models import (
 )
 from tests.support import new_state
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import (
-    RECORD_EVENTS,
-    RUN_HANDOVER,
-    BidReceipt,
-    Cancel,
-    EnterScores,
-    JointBuyInput,
-    RecordEvents,
-    ScoresReceipt,
-    SubmitBid,
-)
 from workflows.search import initial_search_attributes
 
 

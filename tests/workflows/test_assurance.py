@@ -17,19 +17,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.assurance import AssuranceActivities
-from procurement.assurance import DebarmentEntry, SupplierEvidence
-from procurement.models import DemandLine, SignUpLine, Stage
-from tests.conftest import temporal_test_server_path
-from tests.support import new_state, register_search_attributes
-from tests.workflows.conftest import EventSink, buy_id, start_buy
-from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import (
+from messages.joint_buy import (
     CloseStage,
     DecideExclusion,
     RegisterDemand,
     RegisterSupplier,
     SignUp,
 )
+from procurement.assurance import DebarmentEntry, SupplierEvidence
+from procurement.models import DemandLine, SignUpLine, Stage
+from tests.conftest import temporal_test_server_path
+from tests.support import new_state, register_search_attributes
+from tests.workflows.conftest import EventSink, buy_id, start_buy
+from workflows.joint_buy import JointBuyWorkflow
 
 
 @dataclass

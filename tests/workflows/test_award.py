@@ -17,6 +17,14 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from messages.joint_buy import (
+    ChallengeReceipt,
+    CorrectedMarks,
+    DecideChallenge,
+    EnterScores,
+    LodgeChallenge,
+    SubmitBid,
+)
 from procurement.models import Stage
 from tests.workflows.conftest import (
     COUNCIL_1,
@@ -35,14 +43,6 @@ from tests.workflows.conftest import (
     wait_for,
 )
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import (
-    ChallengeReceipt,
-    CorrectedMarks,
-    DecideChallenge,
-    EnterScores,
-    LodgeChallenge,
-    SubmitBid,
-)
 
 UK = ZoneInfo("Europe/London")
 TWO = {"S1": "qualified", "S2": "qualified"}

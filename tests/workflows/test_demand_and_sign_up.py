@@ -12,11 +12,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from messages.joint_buy import Cancel, CloseStage, RegisterDemand, SignUp, WithdrawDemand
 from procurement.models import DemandLine, SignUpLine, Stage
 from tests.support import new_state
 from tests.workflows.conftest import EventSink, buy_id, start_buy
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import Cancel, CloseStage, RegisterDemand, SignUp, WithdrawDemand
 
 
 def demand(lot: str, qty: int, price: str = "950.00") -> DemandLine:

@@ -13,12 +13,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from messages.joint_buy import EVENT_LOG_FAILURE, RECORD_EVENTS, JointBuyInput, RecordEvents, RegisterDemand
 from procurement.models import DemandLine, Stage
 from tests.support import new_state
 from tests.workflows.conftest import buy_id
-from workflows.event_log import EVENT_LOG_FAILURE
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import RECORD_EVENTS, JointBuyInput, RecordEvents, RegisterDemand
 from workflows.search import initial_search_attributes
 
 batches: list[RecordEvents] = []

@@ -24,12 +24,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from messages.joint_buy import RUN_HANDOVER, JointBuyInput, RegisterDemand
 from procurement.models import BuyState, DemandLine, Stage
 from tests.conftest import _binary
 from tests.support import new_state, search_attribute_keys
 from tests.workflows.conftest import EventSink, buy_id
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import RUN_HANDOVER, JointBuyInput, RegisterDemand
 from workflows.search import initial_search_attributes
 
 SUGGEST_AT = 160  # history events after which this server suggests continue-as-new

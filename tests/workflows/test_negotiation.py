@@ -11,6 +11,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from messages.joint_buy import CloseStage
 from procurement.models import Stage
 from tests.workflows.conftest import (
     LAPTOPS,
@@ -28,7 +29,6 @@ from tests.workflows.conftest import (
     wait_for,
 )
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import CloseStage
 
 WINDOW = timedelta(minutes=5)
 EARLY = "closed early: every qualified supplier bid"

@@ -23,10 +23,10 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
+    from messages.joint_buy import BuyOutcome, JointBuyInput, RecordEvents
     from procurement.models import DomainEvent, Stage
     from workflows.demand import SignUpStage
     from workflows.joint_buy import JointBuyWorkflow
-    from workflows.messages import BuyOutcome, JointBuyInput, RecordEvents
     from workflows.negotiation import NegotiationStage
     from workflows.stage import Next
 

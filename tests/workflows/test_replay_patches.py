@@ -21,9 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
+    from messages.joint_buy import BuyOutcome, JointBuyInput, RecordEvents
     from procurement.models import Stage
     from workflows.joint_buy import JointBuyWorkflow
-    from workflows.messages import BuyOutcome, JointBuyInput, RecordEvents
     from workflows.stage import StageWindow
 
 PRE_NEGOTIATION = "pre_negotiation_wait.json"

@@ -11,7 +11,7 @@ import sys
 
 import structlog
 
-from jointbuy.config import Settings
+from core.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:

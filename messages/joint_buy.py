@@ -20,11 +20,12 @@ from procurement.models import (
 )
 from procurement.pricing import Tier
 
-WORKFLOW_NAME = "JointBuyWorkflow"
 RECORD_EVENTS = "record_events"
 # Error type of a command refused only because the run is handing over to its successor
 # (continue-as-new): nothing was applied, and the same command succeeds once the next run is up.
 RUN_HANDOVER = "RunHandover"
+# Error type of a command whose event could not be recorded (the API answers 503).
+EVENT_LOG_FAILURE = "EventLogFailure"
 
 
 class JointBuyInput(BaseModel):
