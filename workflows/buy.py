@@ -8,13 +8,15 @@ change `state`, `emit` what happened, and `move_to` the next stage.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, NoReturn
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from messages.joint_buy import JointBuyInput, Receipt
+    from messages.joint_buy import BuyOutcome, JointBuyInput, Receipt
     from procurement import demand as demand_rules
     from procurement.models import BuyState, LotAggregate, Stage
     from workflows.event_log import EventLog
@@ -33,6 +35,20 @@ class Buy:
         self.events = EventLog(self.state, on_recorded=self._on_recorded)
         # Record an event in the buy's audit log; returns its seq.
         self.emit = self.events.emit
+
+    @asynccontextmanager
+    async def recording(self) -> AsyncIterator[None]:
+        """For the length of a run: events flush to PostgreSQL in the background, and the run ends
+        only once every handler has finished and every event is recorded."""
+        self.events.start()
+        try:
+            yield
+            await self.drain()
+        finally:
+            self.events.stop()
+
+    def outcome(self) -> BuyOutcome:
+        return BuyOutcome(stage=self.state.stage, reason=self.state.outcome_reason)
 
     # ---- what happened ------------------------------------------------------------------------
 

@@ -68,20 +68,18 @@ class JointBuyWorkflow:
     async def run(self, inp: JointBuyInput) -> BuyOutcome:  # noqa: ARG002 - the state came to __init__
         """The lifecycle. Each stage runs while the buy is in it (a resumed run skips those behind
         it); any stage may end the buy instead: unsuccessful, or cancelled by the lead."""
-        self._buy.events.start()
-        if self._buy.state.stage == Stage.DRAFT:
-            self._demand.open()
-        await self._through(self._demand)  # → sign-up
-        await self._through(self._sign_up)  # → assurance, if viable
-        await self._through(self._assurance)  # → negotiation, with whoever qualified
-        await self._through(self._negotiation)  # round after round → evaluation
-        while self._buy.state.stage in _AWARD_STAGES:
-            await self._through(self._evaluation)  # → award notice, standstill
-            await self._through(self._standstill)  # → awarded: contracts; or a challenge suspends it
-            await self._through(self._suspended)  # → standstill resumes, evaluation again, or cancelled
-        await self._buy.drain()
-        self._buy.events.stop()
-        return BuyOutcome(stage=self._buy.state.stage, reason=self._buy.state.outcome_reason)
+        async with self._buy.recording():
+            if self._buy.state.stage == Stage.DRAFT:
+                self._demand.open()
+            await self._through(self._demand)  # → sign-up
+            await self._through(self._sign_up)  # → assurance, if viable
+            await self._through(self._assurance)  # → negotiation, with whoever qualified
+            await self._through(self._negotiation)  # round after round → evaluation
+            while self._buy.state.stage in _AWARD_STAGES:
+                await self._through(self._evaluation)  # → award notice, standstill
+                await self._through(self._standstill)  # → awarded: contracts; or a challenge suspends it
+                await self._through(self._suspended)  # → standstill resumes, evaluation again, or cancelled
+        return self._buy.outcome()
 
     async def _through(self, stage: StageWindow) -> None:
         await run_stage(self._buy, stage)
