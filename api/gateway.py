@@ -165,8 +165,6 @@ def _refusal(err: WorkflowUpdateFailedError) -> Problem:
 def _rpc_problem(buy_id: str, err: RPCError) -> Problem:
     if err.status == RPCStatusCode.NOT_FOUND:
         return Problem(409, f"joint buy {buy_id} is closed and takes no more commands")
-    if err.status == RPCStatusCode.ALREADY_EXISTS:
-        return Problem(409, f"joint buy {buy_id} already exists")
     if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
         return Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
     log.warning("temporal unavailable", error=str(err), status=str(err.status))
