@@ -29,9 +29,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from core.settings import Settings
 from db.migrate import migrate_dsn
 from db.pool import _init_connection, create_pool
-from jointbuy.config import Settings
 from tests.e2e.conftest import REGISTER, WorkerLauncher
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from jointbuy.config import Settings
+from core.settings import Settings
 from tests.e2e.conftest import WorkerLauncher
 from tests.faults.conftest import (
     ADMIN_TOKEN,

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 from temporalio.client import WorkflowHandle
 
+from messages.joint_buy import CloseStage
 from procurement.models import Stage
 from tests.faults.conftest import FaultStack, fetch_all
 from tests.faults.lifecycle import BIDS, COUNCILS, SUPPLIERS, Client, buy_body, parties, quantity, wait_for
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.messages import CloseStage
 
 OUTAGE = 30.0
 
