@@ -15,6 +15,7 @@ from activities.assurance import AssuranceActivities
 from activities.persistence import PersistenceActivities
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
+from core.telemetry import worker_runtime
 from core.temporal import connect_client
 from db.pool import create_pool
 from workflows.joint_buy import JointBuyWorkflow
@@ -39,7 +40,7 @@ def build_worker(client: Client, pool: Any, task_queue: str) -> Worker:
 
 
 async def run_worker(settings: Settings) -> None:
-    client = await connect_client(settings)
+    client = await connect_client(settings, runtime=worker_runtime(settings))
     pool = await create_pool(settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -47,7 +48,12 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with build_worker(client, pool, settings.task_queue):
-            log.info("worker started", task_queue=settings.task_queue)
+            log.info(
+                "worker started",
+                task_queue=settings.task_queue,
+                metrics=settings.worker_metrics_address or None,
+                tracing=bool(settings.otel_exporter_otlp_endpoint),
+            )
             await stop.wait()
             log.info("worker stopping")
     finally:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     # published as the release package's publisher.
     ocds_prefix: str = "ocds-jointbuy"
     ocds_publisher: str = "Joint Buy"
+    # The worker serves the Temporal SDK's Prometheus metrics here ("host:port"; empty: not served).
+    worker_metrics_address: str = ""
+    # OpenTelemetry traces (API → workflow → activity) over OTLP/HTTP, e.g.
+    # http://collector:4318/v1/traces; empty: no tracing at all.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "jointbuy"
     # Webhooks: subscribers' URLs are https; plain http only to a loopback address, in development.
     webhook_allow_loopback_http: bool = False
     # The API process runs the dispatcher that sends the webhook outbox (off: another process does).

@@ -161,6 +161,7 @@ def dev(
     api_port: Annotated[int, typer.Option()] = 8000,
     temporal_port: Annotated[int, typer.Option()] = 7233,
     ui_port: Annotated[int, typer.Option()] = 8233,
+    worker_metrics_port: Annotated[int, typer.Option(help="serve the worker's Prometheus metrics")] = 0,
     data_dir: Annotated[Path, typer.Option()] = Path(".jointbuy"),
 ) -> None:
     """Run everything: Temporal dev server + UI, PostgreSQL, migrations, worker and API."""
@@ -172,6 +173,7 @@ def dev(
         api_port=api_port,
         temporal_port=temporal_port,
         ui_port=ui_port,
+        worker_metrics_port=worker_metrics_port,
         database_url=settings.database_url,
         admin_token=settings.jointbuy_admin_token,
         task_queue=settings.task_queue,
@@ -180,6 +182,10 @@ def dev(
         if not settings.jointbuy_admin_token:
             typer.echo(f"admin token: {stack.admin_token}  (kept in {stack.data_dir}/admin_token)")
         typer.echo(f"ready api={stack.api_url} temporal={stack.temporal_address} ui={stack.ui_url}")
+        if worker_metrics_port:
+            typer.echo(
+                f"metrics api={stack.api_url}/metrics worker=http://127.0.0.1:{worker_metrics_port}/metrics"
+            )
         sys.stdout.flush()
         stack.wait()
     typer.echo("stopped")

@@ -35,6 +35,8 @@ class DevStack:
     api_port: int = 8000
     temporal_port: int = 7233
     ui_port: int = 8233
+    # The worker's Temporal SDK Prometheus metrics (0: not served).
+    worker_metrics_port: int = 0
     database_url: str = ""
     admin_token: str = ""
     task_queue: str = "joint-buy"
@@ -59,15 +61,18 @@ class DevStack:
     def start(self) -> None:
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for port in (self.api_port, self.temporal_port, self.ui_port):
-            if port_in_use(port):
+        for port in (self.api_port, self.temporal_port, self.ui_port, self.worker_metrics_port):
+            if port and port_in_use(port):
                 raise SystemExit(f"port {port} is already in use: is a dev stack running already?")
         self.admin_token = self.admin_token or _stored_token(self.data_dir)
         self._start_temporal()
         self._start_postgres()
         self._log("migrating", applied=_run_async(migrate_dsn(self.database_url)))
         env = self._child_env()
-        self._spawn("worker", [sys.executable, "-m", "worker"], env)
+        worker_env = dict(env)
+        if self.worker_metrics_port:
+            worker_env["WORKER_METRICS_ADDRESS"] = f"127.0.0.1:{self.worker_metrics_port}"
+        self._spawn("worker", [sys.executable, "-m", "worker"], worker_env)
         self._spawn(
             "api",
             [sys.executable, "-m", "jointbuy.cli", "api", "--port", str(self.api_port)],

@@ -182,6 +182,10 @@ def test_stack_wiring(tmp_path: Path) -> None:
             "temporal-create-namespace": "service_completed_successfully",
         }, name
     assert services["jointbuy-worker"]["command"] == ["worker"]
+    # Metrics: the API's on its own port (/metrics), the worker's SDK metrics on one of its own.
+    worker = services["jointbuy-worker"]
+    assert worker["environment"]["WORKER_METRICS_ADDRESS"] == "0.0.0.0:9464"
+    assert any(p["target"] == 9464 for p in worker["ports"])
     assert services["jointbuy-api"]["command"][:1] == ["api"]
     assert any(p["target"] == 8000 for p in services["jointbuy-api"]["ports"])
     api_check = " ".join(services["jointbuy-api"]["healthcheck"]["test"])

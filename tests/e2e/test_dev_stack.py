@@ -75,7 +75,7 @@ def _read_until(proc: subprocess.Popen[str], marker: str, seconds: float) -> lis
 
 
 def test_dev_starts_everything_and_stops_everything(tmp_path: Path, database_url: str) -> None:
-    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+    api_port, temporal_port, ui_port, metrics_port = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "JOINTBUY_ADMIN_TOKEN"}
     env["DATABASE_URL"] = database_url
     env["TASK_QUEUE"] = "dev-stack-test"
@@ -83,6 +83,7 @@ def test_dev_starts_everything_and_stops_everything(tmp_path: Path, database_url
         sys.executable, "-m", "jointbuy.cli", "dev",
         "--api-port", str(api_port), "--temporal-port", str(temporal_port),
         "--ui-port", str(ui_port), "--data-dir", str(tmp_path / "data"),
+        "--worker-metrics-port", str(metrics_port),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -104,6 +105,16 @@ def test_dev_starts_everything_and_stops_everything(tmp_path: Path, database_url
             timeout=5,
         )
         assert keys.status_code == 201
+        assert (
+            "jointbuy_http_requests_total"
+            in httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=5).text
+        )
+        for _ in range(100):  # the worker's first polls make its series
+            worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+            if 'task_queue="dev-stack-test"' in worker_metrics:
+                break
+            time.sleep(0.1)
+        assert "temporal_" in worker_metrics and 'task_queue="dev-stack-test"' in worker_metrics
         started = _descendants(proc.pid)
         assert len(started) >= 3  # temporal, worker, api (and their helpers)
 
