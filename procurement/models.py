@@ -7,9 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from procurement.pricing import ContractLine, ScoredTender, Tier
+from procurement.pricing import PENNY, ContractLine, ScoredTender, Tier
 
 MAX_QUANTITY = 1_000_000_000
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -144,9 +144,19 @@ class DemandLine(Frozen):
     budget_ceiling_gbp: Money | None = None
 
 
+# A council's price limit: a positive amount in pounds with at most two decimal places.
+PriceLimit = Annotated[
+    Decimal, Field(gt=0, max_digits=14, decimal_places=2), AfterValidator(lambda d: d.quantize(PENNY))
+]
+
+
 class SignUpLine(Frozen):
     lot_id: LotRef
     quantity: Quantity
+    # Conditional sign-up: the council takes the contract at any awarded unit price up to this and
+    # is priced out above it (the stable coalition). Confidential to the council and, from
+    # evaluation on, the lead.
+    max_unit_price: PriceLimit | None = None
 
 
 class LotAggregate(BaseModel):
