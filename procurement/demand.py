@@ -43,9 +43,16 @@ def _check_lots(terms: BuyTerms, lot_ids: Sequence[str]) -> None:
         raise invalid("at least one line is required", field="lines")
 
 
+def _check_not_cancelled(state: BuyState, lot_ids: Sequence[str]) -> None:
+    for lot_id in lot_ids:
+        if lot_id in state.cancelled_lots:
+            raise conflict(f"lot {lot_id} was cancelled: {state.cancelled_lots[lot_id].reason}")
+
+
 def check_register_demand(state: BuyState, lines: Sequence[DemandLine]) -> None:
     _require_stage(state, Stage.DEMAND, "Registering demand")
     _check_lots(state.terms, [line.lot_id for line in lines])
+    _check_not_cancelled(state, [line.lot_id for line in lines])
 
 
 def check_withdraw_demand(state: BuyState, council: str) -> None:
@@ -60,6 +67,7 @@ def check_sign_up(state: BuyState, council: str, lines: Sequence[SignUpLine]) ->
     if not registered:
         raise conflict(f"council {council} registered no demand in this buy, so it cannot sign up")
     _check_lots(state.terms, [line.lot_id for line in lines])
+    _check_not_cancelled(state, [line.lot_id for line in lines])
     tolerance = state.terms.sign_up_tolerance_pct
     for index, line in enumerate(lines):
         demand = registered.get(line.lot_id)
@@ -129,7 +137,11 @@ def assess_viability(state: BuyState) -> ViabilityOutcome:
     up or no lot is left.
     """
     terms = state.terms
-    totals = aggregate(terms, {}, state.signups)
+    totals = {
+        lot: agg
+        for lot, agg in aggregate(terms, {}, state.signups).items()
+        if lot not in state.cancelled_lots
+    }
     councils = len(state.signups)
     failed: dict[str, str] = {}
     for lot_id, agg in totals.items():

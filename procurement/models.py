@@ -105,11 +105,13 @@ class BuyTerms(Frozen):
     negotiation: NegotiationTerms = NegotiationTerms()
     award: AwardTerms = AwardTerms()
     contract_years: int = Field(default=1, ge=1, le=10, strict=True)
+    # Suppliers may ask clarification questions until then; unset, until round 1 opens.
+    clarification_deadline: datetime | None = None
 
-    @field_validator("demand_closes_at")
+    @field_validator("demand_closes_at", "clarification_deadline")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
             raise ValueError("must carry a UTC offset, e.g. 2027-01-15T17:00:00+00:00")
         return value
 
@@ -256,6 +258,25 @@ class StandstillState(BaseModel):
     days_left: int | None = None  # working days still to run while suspended
 
 
+class Question(BaseModel):
+    """A supplier's clarification question. Its text lives in the audit log, not in the state."""
+
+    question_id: str
+    supplier: str
+    lot_id: str | None = None
+    asked_at: datetime
+    publish: Literal["all", "asker"] | None = None  # set once answered
+
+
+LotCancelReason = Literal["noDemand", "expensesCut", "unFixable", "forceMajeure", "noOffer"]
+
+
+class LotCancellation(BaseModel):
+    reason_code: LotCancelReason
+    reason: str
+    at: datetime
+
+
 class LotAward(BaseModel):
     lot_id: str
     supplier: str
@@ -278,6 +299,7 @@ class BuyState(BaseModel):
     signups: dict[str, list[SignUpLine]] = Field(default_factory=dict)
     dropped_out: list[str] = Field(default_factory=list)
     unsuccessful_lots: dict[str, str] = Field(default_factory=dict)
+    cancelled_lots: dict[str, LotCancellation] = Field(default_factory=dict)
     suppliers: dict[str, SupplierEntry] = Field(default_factory=dict)
     annual_contract_value: Decimal | None = None
     negotiation: NegotiationState | None = None
@@ -285,8 +307,11 @@ class BuyState(BaseModel):
     marks: dict[str, dict[str, Marks]] = Field(default_factory=dict)
     evaluation: dict[str, list[ScoredTender]] = Field(default_factory=dict)  # lot -> best first
     award: dict[str, LotAward] = Field(default_factory=dict)  # lots with a notified winner
+    # lot -> the councils of its stable coalition (set at evaluation; absent: every signed-up council)
+    coalition: dict[str, list[str]] = Field(default_factory=dict)
     standstill: StandstillState | None = None
     challenges: list[Challenge] = Field(default_factory=list)
+    questions: list[Question] = Field(default_factory=list)
     contracts: list[ContractLine] = Field(default_factory=list)
     outcome_reason: str = ""
     next_seq: int = 1

@@ -93,6 +93,8 @@ def check_bid(
         raise invalid(f"unknown lot {lot_id!r}; this buy has {state.terms.lot_ids()}", field="lot_id")
     if lot_id in state.unsuccessful_lots:
         raise conflict(f"lot {lot_id} is unsuccessful and takes no bids: {state.unsuccessful_lots[lot_id]}")
+    if lot_id in state.cancelled_lots:
+        raise conflict(f"lot {lot_id} was cancelled and takes no bids: {state.cancelled_lots[lot_id].reason}")
     ladder = validate_ladder(tiers)
     committed = committed_quantities(state)[lot_id]
     evaluated = price_at(ladder, committed)

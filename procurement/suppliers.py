@@ -37,7 +37,12 @@ def _check_reason(reason: str) -> None:
 
 
 def open_lots(state: BuyState) -> list[str]:
-    return [lot for lot in state.terms.lot_ids() if lot not in state.unsuccessful_lots]
+    """Lots still in the competition: neither unsuccessful nor cancelled."""
+    return [
+        lot
+        for lot in state.terms.lot_ids()
+        if lot not in state.unsuccessful_lots and lot not in state.cancelled_lots
+    ]
 
 
 def estimate_annual_contract_value(state: BuyState) -> Decimal:
