@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.auth import Role
 from messages.joint_buy import CorrectedMarks
+from procurement.clarifications import MAX_TEXT
 from procurement.councils import GSS_PATTERN
-from procurement.models import BuyTerms, DemandLine, SignUpLine, Stage
+from procurement.models import BuyTerms, DemandLine, LotCancelReason, SignUpLine, Stage
 from procurement.pricing import MAX_TIERS
 from procurement.suppliers import COMPANY_NUMBER
 
@@ -186,3 +187,40 @@ class ChallengeDecision(BaseModel):
     note: str = Field(default="", max_length=10_000)
     remedy: Literal["re-evaluate", "cancel"] = "re-evaluate"
     corrected_scores: list[CorrectedMarks] = Field(default_factory=list, max_length=50)
+
+
+# A question or an answer: trimmed, never blank, at most MAX_TEXT characters.
+ClarificationText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
+]
+
+
+class QuestionAsk(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Is delivery to each council's depot included?"}]},
+    )
+    question: ClarificationText
+    lot_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class QuestionAnswer(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"answer": "Yes: one delivery point per council.", "publish": "all"}]
+        },
+    )
+    answer: ClarificationText
+    publish: Literal["all", "asker"]
+
+
+class LotCancelRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason_code": "expensesCut", "reason": "monitor budgets withdrawn"}]
+        },
+    )
+    reason_code: LotCancelReason
+    reason: Reason

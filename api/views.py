@@ -216,7 +216,15 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
             for r in demand
         ],
         "sign_up": [
-            {"lot_id": r["lot_id"], "quantity": r["quantity"], "confirmed_at": r["confirmed_at"]}
+            {
+                "lot_id": r["lot_id"],
+                "quantity": r["quantity"],
+                "max_unit_price": money(r["max_unit_price"]),
+                "confirmed_at": r["confirmed_at"],
+                # once the lot settled: "in" the stable coalition, or "priced_out" at this price
+                "coalition": r["coalition"],
+                "priced_out_at": money(r["priced_out_unit_price"]),
+            }
             for r in sign_up
         ],
     }

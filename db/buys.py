@@ -19,7 +19,8 @@ ORDER BY created_at DESC, buy_id
 LIMIT $3 OFFSET $4
 """
 SELECT_LOTS = """
-SELECT lot_id, title, unit, status, status_reason FROM buy_lots WHERE buy_id = $1 ORDER BY lot_id
+SELECT lot_id, title, unit, status, status_reason, status_code FROM buy_lots WHERE buy_id = $1
+ORDER BY lot_id
 """
 SELECT_AGGREGATE = """
 SELECT l.lot_id,
@@ -40,7 +41,7 @@ SELECT lot_id, quantity, baseline_unit_price, budget_ceiling_gbp, registered_at
 FROM demand_lines WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
 """
 SELECT_COUNCIL_SIGN_UP = """
-SELECT lot_id, quantity, confirmed_at FROM sign_ups
+SELECT lot_id, quantity, confirmed_at, max_unit_price, coalition, priced_out_unit_price FROM sign_ups
 WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
 """
 SELECT_COUNCIL_STATUSES = """

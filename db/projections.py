@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from db import projections_award as award
+from db import projections_coalition as coalition
 from procurement.models import DomainEvent
 
 INSERT_BUY = """
@@ -28,8 +29,8 @@ VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7)
 """
 DELETE_SIGN_UP = "DELETE FROM sign_ups WHERE buy_id = $1 AND council = $2"
 INSERT_SIGN_UP = """
-INSERT INTO sign_ups (buy_id, council, lot_id, quantity, confirmed_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO sign_ups (buy_id, council, lot_id, quantity, confirmed_at, max_unit_price)
+VALUES ($1, $2, $3, $4, $5, $6::numeric)
 """
 UPSERT_COUNCIL_STATUS = """
 INSERT INTO buy_councils (buy_id, council, status, updated_at) VALUES ($1, $2, $3, $4)
@@ -113,7 +114,10 @@ async def _sign_up_confirmed(conn: Any, buy_id: str, e: DomainEvent) -> None:
     await conn.execute(DELETE_SIGN_UP, buy_id, council)
     await conn.executemany(
         INSERT_SIGN_UP,
-        [(buy_id, council, line["lot_id"], line["quantity"], e.at) for line in e.data["lines"]],
+        [
+            (buy_id, council, line["lot_id"], line["quantity"], e.at, line.get("max_unit_price"))
+            for line in e.data["lines"]
+        ],
     )
     await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "signed_up", e.at)
 
@@ -164,6 +168,13 @@ PROJECTORS: dict[str, Projector] = {
     "challenge.lodged": award.challenge_lodged,
     "challenge.decided": award.challenge_decided,
     "contract.created": award.contract_created,
+    "coalition.pass": coalition.coalition_pass,
+    "coalition.priced_out": coalition.coalition_priced_out,
+    "coalition.settled": coalition.coalition_settled,
+    "question.asked": coalition.question_asked,
+    "question.answered": coalition.question_answered,
+    "clarification.published": coalition.question_answered,
+    "lot.cancelled": coalition.lot_cancelled,
 }
 
 

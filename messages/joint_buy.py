@@ -14,6 +14,7 @@ from procurement.models import (
     DemandLine,
     DomainEvent,
     LotAggregate,
+    LotCancelReason,
     Requirements,
     SignUpLine,
     Stage,
@@ -163,4 +164,32 @@ class DecideChallenge(BaseModel):
     note: str = Field(default="", max_length=10_000)
     remedy: Literal["re-evaluate", "cancel"] = "re-evaluate"
     corrected_scores: list[CorrectedMarks] = Field(default_factory=list)
+    actor: str
+
+
+class AskQuestion(BaseModel):
+    company_number: str
+    lot_id: str | None = None
+    # Checked by the workflow's rule (422 naming the field): never refused while deserializing.
+    question: str
+
+
+class QuestionReceipt(Receipt):
+    question_id: str
+
+
+class AnswerQuestion(BaseModel):
+    question_id: str
+    answer: str
+    publish: Literal["all", "asker"]
+    actor: str
+    # The question as recorded when asked (the API reads it back), so the answer's event carries
+    # both; the workflow's state keeps no question texts.
+    question: str = Field(default="", max_length=10_000)
+
+
+class CancelLot(BaseModel):
+    lot_id: str
+    reason_code: LotCancelReason
+    reason: str = Field(min_length=1, max_length=2000)
     actor: str

@@ -151,6 +151,12 @@ def _awarded_public(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _without_limits(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A sign-up without the councils' price limits."""
+    lines = [{k: v for k, v in line.items() if k != "max_unit_price"} for line in data.get("lines", [])]
+    return {**data, "lines": lines}
+
+
 _contract_public = without(*BASELINE_FIELDS, "standalone_unit_price", "aggregation_dividend")
 
 EVENTS: Mapping[str, tuple[Grant, ...]] = {
@@ -171,9 +177,13 @@ EVENTS: Mapping[str, tuple[Grant, ...]] = {
         Grant(Audience.PUBLICATION, _demand_lines_public),
     ),
     "demand.withdrawn": (*LEAD_ONLY, _party("council"), Grant(Audience.PUBLICATION, only("council"))),
+    # A council's price limits (`max_unit_price`) are its own; the lead sees them once the bids open.
     "sign_up.confirmed": (
-        *LEAD_ONLY,
         _party("council"),
+        Grant(Audience.OVERSIGHT, unsealed=True),
+        Grant(Audience.LEAD, unsealed=True),
+        Grant(Audience.OVERSIGHT, _without_limits),
+        Grant(Audience.LEAD, _without_limits),
         Grant(Audience.PUBLICATION, _demand_lines_public),
     ),
     "demand.closed": _members(),
@@ -221,6 +231,18 @@ EVENTS: Mapping[str, tuple[Grant, ...]] = {
         _party("supplier", without(*BASELINE_FIELDS)),
         Grant(Audience.PUBLICATION, _contract_public),
     ),
+    # The stable coalition: each pass names the councils priced out and their limits (the lead's
+    # working); a priced-out council is told the price and its own limit.
+    "coalition.pass": LEAD_ONLY,
+    "coalition.priced_out": (*LEAD_ONLY, _party("council")),
+    "coalition.settled": LEAD_ONLY,
+    # Clarifications: a question is its asker's; an answer to everyone names no asker and reaches
+    # every council and supplier in the buy; an answer to the asker only reaches the asker.
+    "question.asked": (*LEAD_ONLY, _party("company_number")),
+    "question.answered": (*LEAD_ONLY, _party("company_number")),
+    "clarification.published": _members(),
+    # One lot leaves the competition: published, with its reason.
+    "lot.cancelled": _everyone(),
 }
 
 EVENT_TYPES = frozenset(EVENTS)

@@ -20,7 +20,12 @@ with workflow.unsafe.imports_passed_through():
 
 
 def _council_lines(cmd: RegisterDemand | SignUp) -> dict[str, Any]:
-    return {"council": cmd.council, "lines": [line.model_dump(mode="json") for line in cmd.lines]}
+    # an unconditional sign-up line records no limit, as before limits existed
+    bare = isinstance(cmd, SignUp)
+    return {
+        "council": cmd.council,
+        "lines": [line.model_dump(mode="json", exclude_none=bare) for line in cmd.lines],
+    }
 
 
 class DemandStage(StageWindow):

@@ -15,9 +15,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from messages.joint_buy import (
+        AnswerQuestion,
+        AskQuestion,
         BidReceipt,
         BuyOutcome,
         Cancel,
+        CancelLot,
         ChallengeReceipt,
         CloseStage,
         DecideChallenge,
@@ -25,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         EnterScores,
         JointBuyInput,
         LodgeChallenge,
+        QuestionReceipt,
         Receipt,
         RegisterDemand,
         RegisterSupplier,
@@ -34,12 +38,15 @@ with workflow.unsafe.imports_passed_through():
         WithdrawDemand,
     )
     from procurement import award as award_rules
+    from procurement import clarifications as question_rules
     from procurement import demand as demand_rules
+    from procurement import lots as lot_rules
     from procurement import rounds as round_rules
     from procurement import suppliers as supplier_rules
-    from procurement.models import BuyState, Challenge, Marks, Stage
+    from procurement.models import BuyState, Challenge, Marks, Question, Stage
     from workflows.assurance import AssuranceStage
     from workflows.buy import Buy
+    from workflows.clarifications import Clarifications
     from workflows.commands import command
     from workflows.demand import DemandStage, SignUpStage
     from workflows.evaluation import EvaluationStage
@@ -63,6 +70,7 @@ class JointBuyWorkflow:
         self._evaluation = EvaluationStage(self._buy)
         self._standstill = StandstillStage(self._buy)
         self._suspended = SuspendedStage(self._buy)
+        self._questions = Clarifications(self._buy)
 
     @workflow.run
     async def run(self, inp: JointBuyInput) -> BuyOutcome:  # noqa: ARG002 - the state came to __init__
@@ -196,6 +204,26 @@ class JointBuyWorkflow:
     async def decide_challenge(self, cmd: DecideChallenge, challenge: Challenge) -> Receipt:
         self._suspended.decide(cmd, challenge)
         return await self._buy.receipt(self._buy.last_seq)
+
+    @command(
+        AskQuestion,
+        lambda state, cmd: question_rules.check_ask(state, cmd.lot_id, cmd.question, workflow.now()),
+    )
+    async def ask_question(self, cmd: AskQuestion, _checked: None) -> QuestionReceipt:
+        question_id, seq = self._questions.ask(cmd)
+        receipt = await self._buy.receipt(seq)
+        return QuestionReceipt(**receipt.model_dump(), question_id=question_id)
+
+    @command(
+        AnswerQuestion, lambda state, cmd: question_rules.check_answer(state, cmd.question_id, cmd.answer)
+    )
+    async def answer_question(self, cmd: AnswerQuestion, question: Question) -> Receipt:
+        return await self._buy.receipt(self._questions.answer(cmd, question))
+
+    @command(CancelLot, lambda state, cmd: lot_rules.check_cancel_lot(state, cmd.lot_id))
+    async def cancel_lot(self, cmd: CancelLot, _checked: None) -> Receipt:
+        seq = self._questions.cancel_lot(cmd)
+        return await self._buy.receipt(max(seq, self._buy.last_seq))
 
     @workflow.query
     def get_state(self) -> BuyState:
