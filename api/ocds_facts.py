@@ -23,6 +23,7 @@ SOURCE_EVENTS = (
     "demand.withdrawn",
     "sign_up.confirmed",
     "lot.unsuccessful",
+    "lot.cancelled",
     "supplier.registered",
     "assessment.summary",
     "award.notice",
@@ -78,6 +79,7 @@ class Process:
     committed: bool = False
     unsuccessful_lots: dict[str, str] = field(default_factory=dict)
     outcome_reason: str = ""
+    cancelled_lots: dict[str, tuple[str, str]] = field(default_factory=dict)  # lot -> (code, reason)
     supplier_names: dict[str, str] = field(default_factory=dict)
     # lot -> who was assessed for it, and when the summaries went out (before the award notice)
     assessed: dict[str, set[str]] = field(default_factory=dict)
@@ -105,6 +107,10 @@ def apply(p: Process, e: Mapping[str, Any]) -> list[str]:
     elif kind == "assessment.summary":
         p.assessed.setdefault(data["lot_id"], set()).add(data["company_number"])
         p.summaries_sent[data["lot_id"]] = e["at"]
+    elif kind == "lot.cancelled":
+        p.cancelled_lots[data["lot_id"]] = (data["reason_code"], data.get("reason", ""))
+        # one lot ended: a tender update says which and why (the buy's own end is a stage change)
+        return [] if data.get("buy_cancelled") else ["tenderUpdate"]
     elif kind == "supplier.registered":
         p.supplier_names[data["company_number"]] = data["name"]
     elif kind == "award.notice":

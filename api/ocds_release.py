@@ -158,7 +158,8 @@ def _tender(p: Process, names: Mapping[str, str]) -> dict[str, Any]:
         "procurementMethodDetails": (
             "Joint buy: councils' demand is aggregated, interested suppliers are assured, and the qualified "
             f"ones bid in up to {terms.get('negotiation', {}).get('rounds', 3)} sealed rounds of unit-price "
-            "ladders against the committed volume"
+            "ladders against the committed volume. Volumes are conditional: a council may commit up to a "
+            "unit price, and each lot is awarded at the volume of the councils its winning price keeps"
         ),
         "mainProcurementCategory": "goods",
         "awardCriteria": "ratedCriteria",
@@ -209,6 +210,9 @@ def _lot(p: Process, lot: Mapping[str, Any]) -> dict[str, Any]:
     description = f"{quantity} × {lot.get('unit', 'item')}: {kind} {councils} council{'s' * (councils != 1)}"
     if lot["id"] in p.unsuccessful_lots:
         description += f"; unsuccessful: {p.unsuccessful_lots[lot['id']]}"
+    if lot["id"] in p.cancelled_lots:
+        code, reason = p.cancelled_lots[lot["id"]]
+        description += f"; cancelled ({code}): {reason}"
     return {
         "id": lot["id"],
         "title": lot["title"],
@@ -251,6 +255,8 @@ def _tender_status(p: Process) -> str:
 
 
 def _lot_status(p: Process, lot: Mapping[str, Any]) -> str:
+    if lot["id"] in p.cancelled_lots:
+        return "cancelled"
     if lot["id"] in p.unsuccessful_lots:
         return "unsuccessful"
     if p.stage == "awarded":

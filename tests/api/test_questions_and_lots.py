@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.conftest import Api, Buy
+from tests.unit.test_ocds_builder import assert_valid
 
 S1, S2, S3 = "41000001", "41000002", "41000003"
 IN_BUY, OUTSIDER = "E06000010", "E06000011"
@@ -215,6 +216,18 @@ async def test_cancelling_one_lot_then_the_last(api: Api) -> None:
         "bids_set_aside": 1,
         "buy_cancelled": False,
     }
+
+    # published: a tender update says which lot ended and why
+    package = (await api.http.get(f"{buy.url}/ocds")).json()
+    assert_valid(package)
+    last = package["releases"][-1]
+    assert last["tag"] == ["tenderUpdate"]
+    ocds_lots = {lot["id"]: lot for lot in last["tender"]["lots"]}
+    assert ocds_lots["monitors"]["status"] == "cancelled"
+    assert ocds_lots["monitors"]["description"].endswith(
+        "; cancelled (expensesCut): monitor budgets withdrawn"
+    )
+    assert ocds_lots["laptops"]["status"] == "active"
 
     # the last open lot: the buy is cancelled, and says why
     r = await api.http.post(
