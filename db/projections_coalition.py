@@ -38,6 +38,11 @@ ANSWER_QUESTION = """
 UPDATE questions SET answer = $3, publish = $4, answered_by = $5, answered_at = $6
 WHERE buy_id = $1 AND question_id = $2
 """
+# A re-evaluation settled a lot again that an earlier coalition had left unsuccessful.
+REOPEN_LOT = """
+UPDATE buy_lots SET status = 'open', status_reason = ''
+WHERE buy_id = $1 AND lot_id = $2 AND status = 'unsuccessful'
+"""
 CANCEL_LOT = """
 UPDATE buy_lots SET status = 'cancelled', status_reason = $3, status_code = $4
 WHERE buy_id = $1 AND lot_id = $2
@@ -71,6 +76,8 @@ async def coalition_priced_out(conn: Any, buy_id: str, e: DomainEvent) -> None:
 
 async def coalition_settled(conn: Any, buy_id: str, e: DomainEvent) -> None:
     await conn.execute(SETTLE_LOT, buy_id, e.data["lot_id"], e.data["councils"])
+    if not e.data.get("unsuccessful"):
+        await conn.execute(REOPEN_LOT, buy_id, e.data["lot_id"])
 
 
 async def question_asked(conn: Any, buy_id: str, e: DomainEvent) -> None:

@@ -210,7 +210,8 @@ def check_decide_challenge(
 
 
 def build_contracts(state: BuyState) -> list[ContractLine]:
-    """One call-off per signed-up council per awarded lot, at the price the aggregate earned."""
+    """One call-off per council in each awarded lot's stable coalition (every signed-up council,
+    for a lot settled before coalitions existed), at the price the coalition's aggregate earned."""
     lines: list[ContractLine] = []
     for council in sorted(state.signups):
         baselines = {d.lot_id: d.baseline_unit_price for d in state.demand.get(council, [])}
@@ -218,6 +219,9 @@ def build_contracts(state: BuyState) -> list[ContractLine]:
             award = state.award.get(line.lot_id)
             if award is None:
                 continue
+            coalition = state.coalition.get(line.lot_id)
+            if coalition is not None and council not in coalition:
+                continue  # priced out: its limit was below the price the lot earned
             lines.append(
                 contract_line(
                     council,

@@ -309,6 +309,8 @@ class BuyState(BaseModel):
     award: dict[str, LotAward] = Field(default_factory=dict)  # lots with a notified winner
     # lot -> the councils of its stable coalition (set at evaluation; absent: every signed-up council)
     coalition: dict[str, list[str]] = Field(default_factory=dict)
+    # lots the coalition left unsuccessful: a re-evaluation settles them again from the full sign-up
+    coalition_failed: list[str] = Field(default_factory=list)
     standstill: StandstillState | None = None
     challenges: list[Challenge] = Field(default_factory=list)
     questions: list[Question] = Field(default_factory=list)

@@ -15,7 +15,8 @@ from api.problems import Problem
 from api.schemas import ChallengeDecision, ChallengeLodge
 from api.views import buy_scope, can_see_everything, load_buy, money, shown_rows, snapshot, standstill_view
 from db import award as award_queries
-from db.buys import buy_lots
+from db import coalition as coalition_q
+from db.buys import buy_lots, council_sign_up
 from db.projections_award import CONTRACT_MONEY
 from messages.joint_buy import DecideChallenge, LodgeChallenge
 from procurement.councils import GSS_PATTERN
@@ -125,6 +126,60 @@ async def _summaries(conn: Any, row: Any, caller: Principal) -> dict[str, list[d
     return by_lot
 
 
+async def _coalitions(conn: Any, row: Any, caller: Principal) -> dict[str, dict[str, Any]]:
+    """Per lot, the stable coalition as the caller may see it: the lead every pass and the final
+    coalition (with the councils priced out and their limits); a council only its own place in it
+    (in, or priced out at which price against its limit); a supplier nothing."""
+    buy_id = row["buy_id"]
+    if can_see_everything(caller, row["lead"]):
+        passes: dict[str, list[dict[str, Any]]] = {}
+        for p in await coalition_q.coalition_passes(conn, buy_id=buy_id):
+            passes.setdefault(p["lot_id"], []).append(
+                {
+                    "pass": p["pass"],
+                    "aggregate": p["aggregate"],
+                    "councils": p["councils"],
+                    "tenders": p["tenders"],
+                    "winner": p["company_number"],
+                    "unit_price": money(p["unit_price"]),
+                    "priced_out": p["priced_out"],
+                }
+            )
+        members: dict[str, list[Any]] = {}
+        for m in await coalition_q.coalition_members(conn, buy_id=buy_id):
+            members.setdefault(m["lot_id"], []).append(m)
+        return {
+            lot: {
+                "passes": lot_passes,
+                "councils": [m["council"] for m in members.get(lot, []) if m["coalition"] == "in"],
+                "aggregate": sum(m["quantity"] for m in members.get(lot, []) if m["coalition"] == "in"),
+                "priced_out": [
+                    {
+                        "council": m["council"],
+                        "quantity": m["quantity"],
+                        "unit_price": money(m["priced_out_unit_price"]),
+                        "max_unit_price": money(m["max_unit_price"]),
+                    }
+                    for m in members.get(lot, [])
+                    if m["coalition"] == "priced_out"
+                ],
+            }
+            for lot, lot_passes in passes.items()
+        }
+    if caller.role == Role.COUNCIL:
+        return {
+            r["lot_id"]: {
+                "in_coalition": r["coalition"] == "in",
+                "quantity": r["quantity"],
+                "max_unit_price": money(r["max_unit_price"]),
+                "priced_out_at": money(r["priced_out_unit_price"]),
+            }
+            for r in await council_sign_up(conn, buy_id=buy_id, council=caller.organisation_id)
+            if r["coalition"] is not None
+        }
+    return {}
+
+
 def _lot_status(stage: str) -> str:
     return {"awarded": "awarded", "cancelled": "cancelled"}.get(stage, "notified")
 
@@ -139,13 +194,16 @@ async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
             raise Problem(409, f"joint buy {buy_id} has no award notice yet; it is in {row['stage']}")
         lots = await buy_lots(conn, buy_id=buy_id)
         summaries = await _summaries(conn, row, caller)
+        coalitions = await _coalitions(conn, row, caller)
     out = []
     for lot in lots:
         a = awards.get(lot["lot_id"])
+        extra = {"coalition": coalitions[lot["lot_id"]]} if lot["lot_id"] in coalitions else {}
         if a is None:
             status = lot["status"] if lot["status"] != "open" else "not_awarded"
             out.append(
                 {"lot_id": lot["lot_id"], "status": status, "winner": None, "assessment_summaries": []}
+                | extra
             )
             continue
         out.append(
@@ -160,6 +218,7 @@ async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
                 "tenders": a["tenders"],
                 "assessment_summaries": summaries.get(lot["lot_id"], []),
             }
+            | extra
         )
     return {
         "buy_id": buy_id,

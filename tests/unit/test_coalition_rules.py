@@ -243,3 +243,30 @@ def test_a_limit_is_kept_in_pence(given: str, kept: str) -> None:
     line = SignUpLine.model_validate({"lot_id": "laptops", "quantity": 1, "max_unit_price": given})
     assert line.model_dump(mode="json")["max_unit_price"] == kept
     assert SignUpLine(lot_id="laptops", quantity=1).max_unit_price is None
+
+
+def test_contracts_go_to_the_coalition_only_at_its_price() -> None:
+    from procurement.award import build_contracts
+    from procurement.rounds import final_bids
+
+    x = tender("S1", (1, "120.00"), (100, "96.00"), minute=1)
+    y = tender("S2", (1, "100.00"), minute=2)
+    state = marked([x, y], {"laptops": {"S1": (50, 50), "S2": (50, 50)}}, viability={"min_councils": 1})
+    first, second = sorted(state.signups)  # 60 + 60 laptops; the first also 10 monitors
+    state.signups[second] = [line(60, "95.00")]
+    settled = settle(state)
+    lot = settled.lots["laptops"]
+    assert [(p.aggregate, p.winner, p.unit_price) for p in lot.passes] == [
+        (120, "S1", D("96.00")),
+        (60, "S2", D("100.00")),
+    ]
+    assert state.negotiation is not None
+    state.award = {"laptops": lot_award(lot, final_bids(state.negotiation, "laptops"))}
+    state.coalition = {"laptops": lot.coalition}
+    contracts = build_contracts(state)
+    assert [(c.council, c.lot, c.supplier, c.quantity, c.unit_price, c.total) for c in contracts] == [
+        (first, "laptops", "S2", 60, D("100.00"), D("6000.00"))
+    ]
+    # before coalitions existed (no coalition recorded) every signed-up council got its contract
+    state.coalition = {}
+    assert {c.council for c in build_contracts(state)} == {first, second}
