@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from messages.joint_buy import EnterScores
     from procurement import award as award_rules
     from procurement.models import Marks, Stage, StandstillState
+    from workflows import coalition
     from workflows.buy import Buy
     from workflows.stage import Next, StageWindow
     from workflows.uk_days import start_of, uk_today, working_day_rules
@@ -55,13 +56,20 @@ class EvaluationStage(StageWindow):
         return not award_rules.missing_marks(self._state)
 
     def close(self, how: str) -> Next:  # noqa: ARG002 - evaluation ends one way: every tender marked
-        """Score, tell every assessed supplier how it did, then publish the award notice."""
-        results = award_rules.evaluate(self._state)
-        self._state.evaluation = results
+        """Settle each lot's stable coalition, tell every assessed supplier how it did at the
+        coalition's aggregate, then publish the award notice."""
+        if workflow.patched(coalition.COALITION_PATCH):
+            failed = coalition.settle(self._state, self._buy.emit)
+            if failed is not None:
+                return Next(Stage.UNSUCCESSFUL, failed)
+            results = self._state.evaluation
+        else:
+            results = award_rules.evaluate(self._state)
+            self._state.evaluation = results
+            self._state.award = award_rules.lot_awards(self._state, results)
         for lot, ranked in results.items():
             for summary in award_rules.assessment_summaries(lot, ranked):
                 self._buy.emit("assessment.summary", "system", summary)
-        self._state.award = award_rules.lot_awards(self._state, results)
         with working_day_rules():
             standstill = award_rules.open_standstill(self._state, uk_today())
         self._state.standstill = standstill

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from messages.joint_buy import DecideChallenge, LodgeChallenge
     from procurement import award as award_rules
     from procurement.models import Challenge, Marks, Stage
+    from workflows import coalition
     from workflows.evaluation import enter_standstill, mark, standstill_data
     from workflows.stage import Next, StageWindow
     from workflows.uk_days import uk_today, working_day_rules
@@ -127,6 +128,7 @@ class SuspendedStage(StageWindow):
         self._state.award = {}
         self._state.evaluation = {}
         self._state.standstill = None
+        coalition.unsettle(self._state)
         self._buy.move_to(Stage.EVALUATION, reason=f"challenge {challenge.challenge_id} upheld")
 
     def close(self, how: str) -> None:

@@ -1,0 +1,238 @@
+"""End to end through HTTP: 8 councils, 3 suppliers, one lot, and a cascade in the stable coalition.
+
+Four councils commit up to a price. At the full aggregate (390) supplier A's top tier wins at 910.00
+and prices out the council whose limit is 905.00; the aggregate falls to 330, below A's 350 tier, so
+B wins at 920.00 and prices out the council whose limit is 915.00; at 300 nobody else is above their
+limit and the coalition is stable.
+
+The expected passes, coalition, winner, price and every contract are computed here from the inputs
+alone (an independent implementation of the rule and the scoring formula), not read back from the
+engine. A council's limit never reaches a supplier or the public package.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from tests.api.conftest import Api
+from tests.unit.test_ocds_builder import assert_valid
+
+LOT = "laptops"
+A, B, C = "50000001", "50000002", "50000003"
+# council -> (quantity, limit or None, baseline)
+COUNCILS: dict[str, tuple[int, str | None, str]] = {
+    "E06000001": (100, None, "999.00"),
+    "E06000002": (80, None, "1010.00"),
+    "E06000003": (60, "905.00", "985.00"),
+    "E06000004": (50, "930.00", "1001.00"),
+    "E06000005": (40, None, "995.00"),
+    "E06000006": (30, "915.00", "990.00"),
+    "E06000007": (20, "950.00", "1020.00"),
+    "E06000008": (10, None, "1005.00"),
+}
+LIMITS = {"905.00", "915.00", "930.00", "950.00"}
+LADDERS = {
+    A: [(1, "990.00"), (200, "940.00"), (350, "910.00")],
+    B: [(1, "960.00"), (300, "920.00")],
+    C: [(1, "945.00")],
+}
+MARKS = {A: (70, 50), B: (72, 50), C: (60, 40)}
+WEIGHTS = (60, 30, 10)
+BID_ORDER = (A, B, C)  # the earlier final bid wins a tie
+
+
+def price(supplier: str, quantity: int) -> Decimal | None:
+    reached = [Decimal(p) for q, p in LADDERS[supplier] if q <= quantity]
+    return reached[-1] if reached else None
+
+
+def winner_at(aggregate: int) -> tuple[str, Decimal]:
+    priced = {s: p for s in BID_ORDER if (p := price(s, aggregate)) is not None}
+    lowest = min(priced.values())
+    price_w, quality_w, social_w = WEIGHTS
+
+    def total(s: str) -> Fraction:
+        quality, social = MARKS[s]
+        return Fraction(lowest) / Fraction(priced[s]) * price_w + Fraction(
+            quality * quality_w + social * social_w, 100
+        )
+
+    best = max(priced, key=lambda s: (total(s), -BID_ORDER.index(s)))
+    return best, priced[best]
+
+
+def expected_passes() -> tuple[list[tuple[int, str, Decimal, list[str]]], list[str]]:
+    members = sorted(COUNCILS)
+    passes = []
+    while True:
+        aggregate = sum(COUNCILS[c][0] for c in members)
+        winner, unit = winner_at(aggregate)
+        out = [c for c in members if (lim := COUNCILS[c][1]) is not None and Decimal(lim) < unit]
+        passes.append((aggregate, winner, unit, out))
+        if not out:
+            return passes, members
+        members = [c for c in members if c not in out]
+
+
+def expected_contracts(members: list[str], winner: str, unit: Decimal) -> list[dict[str, Any]]:
+    rows = []
+    for council in members:
+        qty, _, baseline = COUNCILS[council]
+        standalone = price(winner, qty) or Decimal(LADDERS[winner][0][1])
+        base = Decimal(baseline)
+        rows.append(
+            {
+                "council": council,
+                "lot": LOT,
+                "supplier": winner,
+                "quantity": qty,
+                "unit_price": f"{unit:.2f}",
+                "total": f"{qty * unit:.2f}",
+                "baseline_unit_price": f"{base:.2f}",
+                "baseline_total": f"{qty * base:.2f}",
+                "saving": f"{qty * (base - unit):.2f}",
+                "standalone_unit_price": f"{standalone:.2f}",
+                "aggregation_dividend": f"{qty * (standalone - unit):.2f}",
+            }
+        )
+    return rows
+
+
+def sign_up_line(council: str) -> dict[str, Any]:
+    qty, limit, _ = COUNCILS[council]
+    return {"lot_id": LOT, "quantity": qty} | ({"max_unit_price": limit} if limit else {})
+
+
+async def test_eight_councils_three_suppliers_one_cascade(api: Api) -> None:
+    passes, members = expected_passes()
+    # the inputs make the cascade this test is about: three passes, two councils priced out
+    assert [(a, w, out) for a, w, _, out in passes] == [
+        (390, A, ["E06000003"]),
+        (330, B, ["E06000006"]),
+        (300, B, []),
+    ]
+    _, winner, unit, _ = passes[-1]
+
+    buy = await api.negotiating_buy(
+        "LEAD-COALITION",
+        {c: [{"lot_id": LOT, "quantity": q, "baseline_unit_price": b}] for c, (q, _, b) in COUNCILS.items()},
+        dict.fromkeys((A, B, C), "active"),
+        sign_up={c: [sign_up_line(c)] for c in COUNCILS},
+        lots=[{"id": LOT, "title": "14-inch laptop", "unit": "device"}],
+        viability={"min_councils": 3, "min_total_quantity": {LOT: 100}},
+        negotiation={"rounds": 1},
+        estimated_value_gbp="200000",
+        award={"standstill_working_days": 0},
+    )
+    # a council sees its own limit; the lead does not while bids are sealed, nor does any supplier
+    own = (await api.http.get(buy.url, headers=buy.councils["E06000003"])).json()
+    assert own["sign_up"][0]["max_unit_price"] == "905.00"
+    lead_log = (await api.http.get(f"{buy.url}/events", headers=buy.lead)).json()
+    assert not any(
+        "max_unit_price" in line
+        for e in lead_log
+        if e["type"] == "sign_up.confirmed"
+        for line in e["data"]["lines"]
+    )
+
+    for supplier in BID_ORDER:
+        tiers = [{"min_quantity": q, "unit_price": p} for q, p in LADDERS[supplier]]
+        r = await api.http.post(
+            f"{buy.url}/bids", json={"lot_id": LOT, "tiers": tiers}, headers=buy.suppliers[supplier]
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["evaluated_unit_price"] == f"{price(supplier, 390):.2f}"
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "evaluation")
+    for supplier, (quality, social) in MARKS.items():
+        body = {"supplier": supplier, "lot_id": LOT, "quality": quality, "social_value": social}
+        r = await api.http.put(f"{buy.url}/scores", json=body, headers=buy.lead)
+        assert r.status_code == 200, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "awarded")
+
+    # the lead: every pass and the final coalition
+    award = (await api.http.get(f"{buy.url}/award", headers=buy.lead)).json()
+    [lot] = award["lots"]
+    assert lot["winner"]["company_number"] == winner
+    assert lot["unit_price"] == f"{unit:.2f}"
+    assert lot["committed_quantity"] == 300 == sum(COUNCILS[c][0] for c in members)
+    assert lot["total_value"] == f"{300 * unit:.2f}"
+    coalition = lot["coalition"]
+    assert [(p["pass"], p["aggregate"], p["winner"], p["unit_price"]) for p in coalition["passes"]] == [
+        (n, a, w, f"{u:.2f}") for n, (a, w, u, _) in enumerate(passes, start=1)
+    ]
+    assert [[o["council"] for o in p["priced_out"]] for p in coalition["passes"]] == [
+        out for *_, out in passes
+    ]
+    assert coalition["councils"] == members and coalition["aggregate"] == 300
+    assert coalition["priced_out"] == [
+        {"council": "E06000003", "quantity": 60, "unit_price": "910.00", "max_unit_price": "905.00"},
+        {"council": "E06000006", "quantity": 30, "unit_price": "920.00", "max_unit_price": "915.00"},
+    ]
+    # summaries are at the final aggregate: B first, at 920.00
+    ranks = {
+        s["company_number"]: (s["rank"], s["own"]["evaluated_unit_price"])
+        for s in lot["assessment_summaries"]
+    }
+    assert ranks == {B: (1, "920.00"), A: (2, "940.00"), C: (3, "945.00")}
+
+    # contracts: the coalition only, at its price; savings and dividends from each council's own volume
+    contracts = (await api.http.get(f"{buy.url}/contracts", headers=buy.lead)).json()
+    expected = expected_contracts(members, winner, unit)
+    assert [{k: v for k, v in c.items() if k in expected[0]} for c in contracts["contracts"]] == expected
+    assert (
+        contracts["totals"]["total"]
+        == f"{sum(Decimal(r['total']) for r in expected):.2f}"
+        == lot["total_value"]
+    )
+    assert (
+        contracts["totals"]["aggregation_dividend"]
+        == f"{sum(Decimal(r['aggregation_dividend']) for r in expected):.2f}"
+    )
+
+    # each council: in the coalition, or priced out at which price against its own limit
+    for council, token in buy.councils.items():
+        mine = (await api.http.get(f"{buy.url}/award", headers=token)).json()["lots"][0]["coalition"]
+        qty, limit, _ = COUNCILS[council]
+        if council in members:
+            assert mine == {
+                "in_coalition": True,
+                "quantity": qty,
+                "max_unit_price": limit,
+                "priced_out_at": None,
+            }
+        else:
+            at = {"E06000003": "910.00", "E06000006": "920.00"}[council]
+            assert mine == {
+                "in_coalition": False,
+                "quantity": qty,
+                "max_unit_price": limit,
+                "priced_out_at": at,
+            }
+            events = (await api.http.get(f"{buy.url}/events", headers=token)).json()
+            [told] = [e["data"] for e in events if e["type"] == "coalition.priced_out"]
+            assert (told["unit_price"], told["max_unit_price"], told["lot_id"]) == (at, limit, LOT)
+            assert (await api.http.get(f"{buy.url}/contracts", headers=token)).json()["contracts"] == []
+        # no council reads another's limit
+        others = LIMITS - {limit}
+        text = (await api.http.get(f"{buy.url}/events", headers=token)).text
+        assert not any(x in text for x in others), council
+
+    # suppliers and the public never see a limit; the public package names only the coalition as buyers
+    for supplier, token in buy.suppliers.items():
+        for path in ("", "/events", "/award", "/contracts", "/bids/mine"):
+            text = (await api.http.get(f"{buy.url}{path}", headers=token)).text
+            assert not any(x in text for x in LIMITS), (supplier, path)
+    package = (await api.http.get(f"{buy.url}/ocds")).json()
+    assert_valid(package)
+    text = str(package)
+    assert not any(x in text for x in LIMITS)
+    last = package["releases"][-1]
+    assert sorted(c["buyer"]["id"] for c in last["contracts"]) == members
+
+    # after the award notice a lot cannot be cancelled
+    r = await api.http.post(
+        f"{buy.url}/lots/{LOT}/cancel", json={"reason_code": "noDemand", "reason": "late"}, headers=buy.lead
+    )
+    assert r.status_code == 409, r.text
