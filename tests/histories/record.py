@@ -1,13 +1,14 @@
 """Record the workflow histories that `tests/workflows/test_replay.py` replays.
 
-    .venv/bin/python -m tests.histories.record [--release NAME] [demand_sign_up] [negotiation_award]
+    .venv/bin/python -m tests.histories.record [--release NAME] [demand_sign_up] [negotiation_award] [coalition_questions_lots]
     make record-histories                     # every scenario, into releases/<version>-<commit>/
 
 Drives joint buys on the time-skipping test server (events go to an in-memory stand-in for
 `record_events`; supplier checks are the real activities over in-memory registries) and writes each
 history as JSON next to this file: `demand_sign_up` (demand and sign-up, cancelled in assurance) and
 `negotiation_award` (the whole lifecycle through rounds, evaluation, standstill and a dismissed
-challenge to the award). With no names, both. Re-record only on purpose: a recorded history is what
+challenge to the award), `coalition_questions_lots` (clarifications, a conditional sign-up, one lot
+cancelled and a stable coalition settling in three passes). With no names, all of them. Re-record only on purpose: a recorded history is what
 an already-running buy looks like, and the workflow must keep replaying it.
 
 With `--release NAME` the histories go to `releases/NAME/` instead: one folder per released version
@@ -41,7 +42,10 @@ from workflows.joint_buy import JointBuyWorkflow
 from workflows.search import initial_search_attributes
 from messages.joint_buy import (
     RECORD_EVENTS,
+    AnswerQuestion,
+    AskQuestion,
     Cancel,
+    CancelLot,
     CloseStage,
     DecideChallenge,
     EnterScores,
@@ -54,11 +58,14 @@ from messages.joint_buy import (
     SubmitBid,
     WithdrawDemand,
 )
+from workflows.search import initial_search_attributes
 
 HERE = Path(__file__).resolve().parent
 DEMAND_SIGN_UP = HERE / "demand_sign_up.json"
 NEGOTIATION_AWARD = HERE / "negotiation_award.json"
 RELEASES = HERE / "releases"
+COALITION = HERE / "coalition_questions_lots.json"
+COALITION_ID = "jb-replay-coalition"
 WORKFLOW_ID = "jb-replay-demand-sign-up"
 NEGOTIATION_AWARD_ID = "jb-replay-negotiation-award"
 TASK_QUEUE = "record-histories"
@@ -253,10 +260,113 @@ async def drive_negotiation_award(env: WorkflowEnvironment, task_queue: str) -> 
     return history.to_json()
 
 
+async def drive_coalition(env: WorkflowEnvironment, task_queue: str) -> str:
+    """Clarifications (one answer to everyone, one to the asker), a conditional sign-up, one lot
+    cancelled in negotiation, and a stable coalition that settles in three passes: at 190 laptops
+    CLEAN's 150-unit tier (850.00) wins and prices out the council limited to 845.00; at 140 the
+    tier is lost, CLEAN_TOO wins at 870.00 and prices out the council limited to 860.00; at 110 the
+    coalition is stable. No standstill (0 working days), two contracts."""
+    client = env.client
+    state = new_state(
+        COALITION_ID,
+        await env.get_current_time(),
+        estimated_value_gbp="150000",
+        viability={"min_councils": 2, "min_total_quantity": {"laptops": 100}},
+        negotiation={"rounds": 1},
+        award={"standstill_working_days": 0},
+    )
+    handle = await client.start_workflow(
+        JointBuyWorkflow.run,
+        JointBuyInput(state=state),
+        id=COALITION_ID,
+        task_queue=task_queue,
+        search_attributes=initial_search_attributes(state),
+    )
+    await handle.execute_update(JointBuyWorkflow.confirm_started)
+    demand = {
+        "E06000001": [_demand("laptops", 100), _demand("monitors", 10, "180.00")],
+        "E06000002": [_demand("laptops", 50, "940.00")],
+        "E06000003": [_demand("laptops", 30, "960.00")],
+        "E06000004": [_demand("laptops", 10, "990.00")],
+    }
+    for council, lines in demand.items():
+        await handle.execute_update(
+            JointBuyWorkflow.register_demand, RegisterDemand(council=council, lines=lines)
+        )
+    for number in (CLEAN, CLEAN_TOO):
+        await handle.execute_update(
+            JointBuyWorkflow.register_supplier,
+            RegisterSupplier(company_number=number, name=f"Supplier {number} Ltd"),
+        )
+    asked = await handle.execute_update(
+        JointBuyWorkflow.ask_question,
+        AskQuestion(company_number=CLEAN, lot_id="laptops", question="Is delivery to each depot included?"),
+    )
+    await handle.execute_update(
+        JointBuyWorkflow.answer_question,
+        AnswerQuestion(
+            question_id=asked.question_id,
+            answer="Yes: one delivery point per council.",
+            publish="all",
+            actor="CCS",
+            question="Is delivery to each depot included?",
+        ),
+    )
+    private = await handle.execute_update(
+        JointBuyWorkflow.ask_question,
+        AskQuestion(company_number=CLEAN_TOO, question="May we quote in euros?"),
+    )
+    await handle.execute_update(
+        JointBuyWorkflow.answer_question,
+        AnswerQuestion(question_id=private.question_id, answer="No: pounds.", publish="asker", actor="CCS"),
+    )
+    await handle.execute_update(JointBuyWorkflow.close_stage, CloseStage(stage=Stage.DEMAND, actor="CCS"))
+    limits = {"E06000002": "845.00", "E06000003": "860.00"}
+    for council, lines in demand.items():
+        signed = [
+            SignUpLine(
+                lot_id=line.lot_id,
+                quantity=line.quantity,
+                max_unit_price=Decimal(limits[council]) if council in limits else None,
+            )
+            for line in lines
+        ]
+        await handle.execute_update(JointBuyWorkflow.sign_up, SignUp(council=council, lines=signed))
+    await handle.execute_update(JointBuyWorkflow.close_stage, CloseStage(stage=Stage.SIGN_UP, actor="CCS"))
+    statuses = await _until_checked(handle)
+    assert statuses == {CLEAN: "qualified", CLEAN_TOO: "qualified"}, statuses
+
+    cancel = CancelLot(lot_id="monitors", reason_code="noDemand", reason="too few monitors", actor="CCS")
+    await handle.execute_update(JointBuyWorkflow.cancel_lot, cancel)
+    for supplier, ladder in ((CLEAN, [(1, "900.00"), (150, "850.00")]), (CLEAN_TOO, [(1, "870.00")])):
+        tiers = [{"min_quantity": q, "unit_price": p} for q, p in ladder]
+        await handle.execute_update(
+            JointBuyWorkflow.submit_bid, SubmitBid(company_number=supplier, lot_id="laptops", tiers=tiers)
+        )
+    for supplier in (CLEAN, CLEAN_TOO):
+        cmd = EnterScores(company_number=supplier, lot_id="laptops", quality=60, social_value=50, actor="CCS")
+        await _until_stage(handle, Stage.EVALUATION)
+        receipt = await handle.execute_update(JointBuyWorkflow.enter_scores, cmd)
+    assert receipt.stage in (Stage.STANDSTILL, Stage.AWARDED), receipt
+    outcome = await handle.result()
+    assert outcome.stage == Stage.AWARDED, outcome
+    history = await handle.fetch_history()
+    return history.to_json()
+
+
+async def _until_stage(handle: WorkflowHandle[Any, Any], stage: Stage) -> None:
+    for _ in range(200):
+        if (await handle.query(JointBuyWorkflow.get_state)).stage == stage:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the buy never reached {stage}")
+
+
 Drive = Callable[[WorkflowEnvironment, str], Awaitable[str]]
 HISTORIES: dict[str, tuple[Drive, Path]] = {
     "demand_sign_up": (drive_demand_sign_up, DEMAND_SIGN_UP),
     "negotiation_award": (drive_negotiation_award, NEGOTIATION_AWARD),
+    "coalition_questions_lots": (drive_coalition, COALITION),
 }
 
 
