@@ -24,10 +24,12 @@ from jointbuy import demo_award, demo_rounds
 from jointbuy.demo_api import Api, DemoError, console, money
 from jointbuy.demo_data import (
     AMENDS,
+    CLARIFICATION,
     CLEARED,
     DEMAND,
     DROPS_OUT,
     LEAD_ORG,
+    LIMITS,
     SIGN_UP_SHARE,
     SUPPLIERS,
     WITHDRAWS,
@@ -105,9 +107,10 @@ def _drive(base: str, admin: str, ui: str) -> None:
     )
 
     supplier_tokens = _suppliers_register(api, admin, key, buy_id)
-    _demand(api, lead, buy_id, tokens, names)
-    _sign_up(api, lead, buy_id, tokens)
     names |= {number: name for number, name, *_ in SUPPLIERS}
+    _demand(api, lead, buy_id, tokens, names)
+    _clarify(api, lead, buy_id, supplier_tokens, tokens, names)
+    _sign_up(api, lead, buy_id, tokens, names)
     qualified = _assurance(api, lead, buy_id, ui, names)
 
     bidders = {number: supplier_tokens[number] for number in qualified}
@@ -149,20 +152,63 @@ def _register(
     api.call("PUT", f"/v1/joint-buys/{buy_id}/demand", token, json={"lines": lines})
 
 
-def _sign_up(api: Api, lead: str, buy_id: str, tokens: dict[str, str]) -> None:
-    """Binding sign-up: most confirm, two confirm less, two never do (they drop out)."""
+def _clarify(
+    api: Api,
+    lead: str,
+    buy_id: str,
+    suppliers: dict[str, str],
+    councils: dict[str, str],
+    names: dict[str, str],
+) -> None:
+    """A supplier asks a clarification question; the lead answers it to everyone in the buy."""
+    supplier, lot, question, answer = CLARIFICATION
+    asked = api.call(
+        "POST",
+        f"/v1/joint-buys/{buy_id}/questions",
+        suppliers[supplier],
+        expect=201,
+        json={"question": question, "lot_id": lot},
+    )
+    api.call(
+        "POST",
+        f"/v1/joint-buys/{buy_id}/questions/{asked['question_id']}/answer",
+        lead,
+        json={"answer": answer, "publish": "all"},
+    )
+    # every supplier and council in the buy reads it, without learning who asked
+    other = next(token for number, token in suppliers.items() if number != supplier)
+    for reader in (other, councils[DEMAND[0][0]]):
+        seen = api.call("GET", f"/v1/joint-buys/{buy_id}/questions", reader)["questions"]
+        if [q["question_id"] for q in seen] != [asked["question_id"]] or "asked_by" in seen[0]:
+            raise DemoError(f"the published clarification is not what the others see: {seen}")
+    console.print(
+        f"clarification {asked['question_id']} on {lot}, asked by {names[supplier]} (nobody else is told "
+        f"who), [bold]published to all[/bold]: “{question}” → “{answer}”"
+    )
+
+
+def _sign_up(api: Api, lead: str, buy_id: str, tokens: dict[str, str], names: dict[str, str]) -> None:
+    """Binding sign-up: most confirm, two confirm less, two never do (they drop out); one commits
+    only up to a price."""
     for gss, docks, headsets, *_ in DEMAND:
         if gss in (WITHDRAWS, *DROPS_OUT):
             continue
         if gss == AMENDS[0]:
             docks, headsets = AMENDS[1], AMENDS[2]
         share = SIGN_UP_SHARE.get(gss, 1.0)
+        limits = LIMITS.get(gss, {})
         lines = [
             {"lot_id": lot, "quantity": int(qty * share)}
+            | ({"max_unit_price": limits[lot]} if lot in limits else {})
             for lot, qty in (("docks", docks), ("headsets", headsets))
             if qty
         ]
         api.call("POST", f"/v1/joint-buys/{buy_id}/sign-up", tokens[gss], expect=201, json={"lines": lines})
+        for lot, limit in limits.items():
+            console.print(
+                f"{names[gss]} signs up for {lot} only up to {money(limit)} a unit (binding up to that "
+                f"price; only it and, after negotiation, the lead see the limit)"
+            )
     after = api.call("POST", f"/v1/joint-buys/{buy_id}/close-stage", lead, json={"stage": "sign_up"})
     console.print(f"lead closed sign-up → stage {after['stage']}")
 

@@ -30,6 +30,7 @@ def evaluate(api: Api, lead: str, buy_id: str, names: dict[str, str]) -> dict[st
     )
     api.wait(f"/v1/joint-buys/{buy_id}", lead, lambda b: b["stage"] != "evaluation")
     award: dict[str, Any] = api.call("GET", f"/v1/joint-buys/{buy_id}/award", lead)
+    _coalition_table(award, names)
     _evaluation_table(award, names)
     standstill = award["standstill"]
     if standstill["working_days"] != 0:
@@ -40,6 +41,43 @@ def evaluate(api: Api, lead: str, buy_id: str, names: dict[str, str]) -> dict[st
         f"({standstill['calendar']} calendar), contracts from {standstill['contracts_from']}"
     )
     return award
+
+
+def _coalition_table(award: dict[str, Any], names: dict[str, str]) -> None:
+    """The stable coalition per lot, pass by pass: who the winning price kept, who it priced out."""
+    table = Table(title="Stable coalition: each lot priced at the volume of the councils its price keeps")
+    for column in ("lot", "pass", "councils", "aggregate", "winner", "price", "priced out"):
+        table.add_column(column, justify="left" if column in ("lot", "winner", "priced out") else "right")
+    for lot in award["lots"]:
+        coalition = lot.get("coalition")
+        if coalition is None:
+            continue
+        for p in coalition["passes"]:
+            out = ", ".join(names.get(o["council"], o["council"]) for o in p["priced_out"]) or "—"
+            table.add_row(
+                lot["lot_id"],
+                str(p["pass"]),
+                str(p["councils"]),
+                f"{p['aggregate']:,}",
+                names.get(p["winner"], p["winner"] or "—"),
+                money(p["unit_price"]) if p["unit_price"] else "—",
+                out,
+            )
+    console.print(table)
+    for lot in award["lots"]:
+        coalition = lot.get("coalition") or {}
+        for o in coalition.get("priced_out", []):
+            console.print(
+                f"[bold]{names.get(o['council'], o['council'])} priced out of {lot['lot_id']}[/bold]: the "
+                f"{money(o['unit_price'])} the lot earned with it is above its limit of "
+                f"{money(o['max_unit_price'])}; its {o['quantity']:,} units leave the aggregate"
+            )
+        if coalition:
+            console.print(
+                f"{lot['lot_id']}: the coalition of {len(coalition['councils'])} councils and "
+                f"{coalition['aggregate']:,} units is stable after {len(coalition['passes'])} "
+                f"pass{'es' * (len(coalition['passes']) != 1)}"
+            )
 
 
 def _evaluation_table(award: dict[str, Any], names: dict[str, str]) -> None:
@@ -81,7 +119,7 @@ def contracts(
 
 
 def _contract_table(rows: list[dict[str, Any]], totals: dict[str, Any]) -> None:
-    table = Table(title="One contract per council per lot", show_footer=True)
+    table = Table(title="One contract per council per lot, for each lot's stable coalition", show_footer=True)
     money_columns = ("unit_price", "total", "baseline_total", "saving", "standalone_unit_price",
                      "aggregation_dividend")  # fmt: skip
     footer = {

@@ -45,6 +45,15 @@ AMENDS = ("E06000004", 60, 40)  # Stockton-on-Tees raises its docking-station es
 WITHDRAWS = "E06000005"  # Darlington withdraws before the window closes
 DROPS_OUT = ("W06000011", "N09000003")  # Swansea and Belfast do not confirm
 SIGN_UP_SHARE = {"E08000025": 0.9, "E09000033": 0.8}  # these confirm less than they indicated
+# Conditional sign-up: Westminster commits its docking stations only up to £102.50 each.
+LIMITS = {"E09000033": {"docks": "102.50"}}
+# A clarification question (supplier, lot, question) the lead answers to everyone.
+CLARIFICATION = (
+    "05678901",
+    "docks",
+    "Must the docking stations support two 4K displays at 60 Hz?",
+    "Yes: two 4K displays at 60 Hz over one USB-C cable, as the specification says.",
+)
 
 # (company number, name, Companies House status, certifications, debarment (ground, mandatory))
 SUPPLIERS: list[tuple[str, str, str, list[str], tuple[str, bool] | None]] = [

@@ -68,6 +68,13 @@ def test_demo_runs_the_whole_lifecycle_and_prints_the_contract_table(
         assert re.search(rf"^│ [^│]*{council}[^│]*│ docks +│", out, re.MULTILINE), council
     printed = TOTALS.search(out)
     assert printed is not None, out[-3000:]
+    # one council priced out, and why; the docks lot settles in two passes; a clarification to all
+    assert (
+        "Westminster priced out of docks: the £102.99 the lot earned with it is above its limit of £102.50"
+        in out
+    )
+    assert "docks: the coalition of 10 councils and 870 units is stable after 2 passes" in out
+    assert re.search(r"^clarification q-1 on docks, .*published to all", out, re.MULTILINE), out[:3000]
 
     events = asyncio.run(_events(database_url, buy["id"]))
     closed = [e["data"] for e in events if e["type"] == "round.closed"]
@@ -79,8 +86,17 @@ def test_demo_runs_the_whole_lifecycle_and_prints_the_contract_table(
     awarded = next(e["data"] for e in events if e["type"] == "buy.awarded")
     assert events[-1]["type"] == "stage.changed" and events[-1]["data"]["to"] == "awarded"
 
+    passes = [e["data"] for e in events if e["type"] == "coalition.pass" and e["data"]["lot_id"] == "docks"]
+    assert [(p["aggregate"], [o["council"] for o in p["priced_out"]]) for p in passes] == [
+        (934, ["E09000033"]),
+        (870, []),
+    ]
+    assert [e["type"] for e in events].count("clarification.published") == 1
+    assert "E09000033" not in {c["council"] for c in contracts}
+
     # What the demo printed is what the engine recorded ...
-    assert int(printed["contracts"]) == len(contracts) == 20
+    # (20 lines signed up; Westminster's one line was priced out)
+    assert int(printed["contracts"]) == len(contracts) == 19
     assert int(printed["quantity"].replace(",", "")) == sum(c["quantity"] for c in contracts)
     for key in ("total", "baseline_total", "saving", "aggregation_dividend"):
         assert _gbp(printed[key]) == sum(Decimal(c[key]) for c in contracts), key
