@@ -236,3 +236,70 @@ async def test_eight_councils_three_suppliers_one_cascade(api: Api) -> None:
         f"{buy.url}/lots/{LOT}/cancel", json={"reason_code": "noDemand", "reason": "late"}, headers=buy.lead
     )
     assert r.status_code == 409, r.text
+
+
+async def test_an_upheld_challenge_settles_the_coalition_again_from_the_full_sign_up(api: Api) -> None:
+    big, capped = "E06000020", "E06000021"
+    cheap, dear = "50000011", "50000012"
+    buy = await api.negotiating_buy(
+        "LEAD-COALITION-2",
+        {
+            big: [{"lot_id": LOT, "quantity": 100, "baseline_unit_price": "990.00"}],
+            capped: [{"lot_id": LOT, "quantity": 50, "baseline_unit_price": "995.00"}],
+        },
+        {cheap: "active", dear: "active"},
+        sign_up={big: [sign_up_line_for(100)], capped: [sign_up_line_for(50, "880.00")]},
+        lots=[{"id": LOT, "title": "14-inch laptop", "unit": "device"}],
+        viability={"min_councils": 1, "min_total_quantity": {LOT: 100}},
+        negotiation={"rounds": 1},
+        estimated_value_gbp="200000",
+        award={"standstill_working_days": 1},
+    )
+    for supplier, unit in ((cheap, "870.00"), (dear, "900.00")):
+        tiers = [{"min_quantity": 1, "unit_price": unit}]
+        r = await api.http.post(
+            f"{buy.url}/bids", json={"lot_id": LOT, "tiers": tiers}, headers=buy.suppliers[supplier]
+        )
+        assert r.status_code == 201, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "evaluation")
+    # cheap 60 + 3 + 1 = 64 against dear 58 + 27 + 9 = 94: dear wins at 900.00, above the 880.00 limit
+    for supplier, (quality, social) in ((cheap, (10, 10)), (dear, (90, 90))):
+        body = {"supplier": supplier, "lot_id": LOT, "quality": quality, "social_value": social}
+        assert (await api.http.put(f"{buy.url}/scores", json=body, headers=buy.lead)).status_code == 200
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "standstill")
+    [lot] = (await api.http.get(f"{buy.url}/award", headers=buy.lead)).json()["lots"]
+    assert (lot["winner"]["company_number"], lot["unit_price"], lot["committed_quantity"]) == (
+        dear,
+        "900.00",
+        100,
+    )
+    assert lot["coalition"]["councils"] == [big]
+
+    r = await api.http.post(f"{buy.url}/challenges", json={"grounds": "marks"}, headers=buy.suppliers[cheap])
+    assert r.status_code == 201, r.text
+    decision = {
+        "outcome": "upheld",
+        "note": "re-marked",
+        "remedy": "re-evaluate",
+        "corrected_scores": [{"lot_id": LOT, "quality": 95, "social_value": 95}],
+    }
+    r = await api.http.post(f"{buy.url}/challenges/ch-1/decision", json=decision, headers=buy.lead)
+    assert r.status_code == 200, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "standstill")
+    # cheap now 60 + 28.5 + 9.5 = 98 at the full 150: 870.00 is within the limit, so the council is back
+    [lot] = (await api.http.get(f"{buy.url}/award", headers=buy.lead)).json()["lots"]
+    assert (lot["winner"]["company_number"], lot["unit_price"], lot["committed_quantity"]) == (
+        cheap,
+        "870.00",
+        150,
+    )
+    assert lot["coalition"]["councils"] == [big, capped] and lot["coalition"]["priced_out"] == []
+    assert [p["aggregate"] for p in lot["coalition"]["passes"]] == [150]
+    mine = (await api.http.get(f"{buy.url}/award", headers=buy.councils[capped])).json()["lots"][0][
+        "coalition"
+    ]
+    assert mine == {"in_coalition": True, "quantity": 50, "max_unit_price": "880.00", "priced_out_at": None}
+
+
+def sign_up_line_for(quantity: int, limit: str | None = None) -> dict[str, Any]:
+    return {"lot_id": LOT, "quantity": quantity} | ({"max_unit_price": limit} if limit else {})
