@@ -303,3 +303,25 @@ async def test_an_upheld_challenge_settles_the_coalition_again_from_the_full_sig
 
 def sign_up_line_for(quantity: int, limit: str | None = None) -> dict[str, Any]:
     return {"lot_id": LOT, "quantity": quantity} | ({"max_unit_price": limit} if limit else {})
+
+
+async def test_a_price_limit_must_be_a_positive_amount_in_pence(api: Api) -> None:
+    lead = await api.token("lead", "LEAD-COALITION-3")
+    created = await api.create_buy(lead)
+    url = f"/v1/joint-buys/{created['id']}"
+    council = await api.token("council", "E06000022")
+    line = {"lot_id": LOT, "quantity": 120, "baseline_unit_price": "950.00"}
+    assert (await api.http.put(f"{url}/demand", json={"lines": [line]}, headers=council)).status_code == 200
+    r = await api.http.post(f"{url}/close-stage", json={"stage": "demand"}, headers=lead)
+    assert r.status_code == 200, r.text
+    for bad in ("0", "0.00", "-5.00", "900.001", "nine hundred", "", "NaN", True, [900]):
+        body = {"lines": [{"lot_id": LOT, "quantity": 100, "max_unit_price": bad}]}
+        r = await api.http.post(f"{url}/sign-up", json=body, headers=council)
+        assert r.status_code == 422, (bad, r.text)
+        assert "max_unit_price" in r.text, (bad, r.text)
+    view = (await api.http.get(url, headers=council)).json()
+    assert view["sign_up"] == []  # nothing changed
+    body = {"lines": [{"lot_id": LOT, "quantity": 100, "max_unit_price": "900.5"}]}
+    r = await api.http.post(f"{url}/sign-up", json=body, headers=council)
+    assert r.status_code == 201, r.text
+    assert r.json()["sign_up"][0]["max_unit_price"] == "900.50"
