@@ -112,6 +112,8 @@ ALL_TYPES = {
     "assurance.completed", "round.opened", "round.extended", "round.closed", "bid.submitted",
     "score.entered", "assessment.summary", "award.notice", "challenge.lodged", "challenge.decided",
     "standstill.resumed", "contract.created", "buy.awarded", "buy.cancelled",
+    "coalition.pass", "coalition.priced_out", "coalition.settled", "question.asked", "question.answered",
+    "clarification.published", "lot.cancelled",
 }  # fmt: skip
 
 
