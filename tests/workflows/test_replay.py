@@ -34,8 +34,13 @@ with workflow.unsafe.imports_passed_through():
 # file system, so paths are computed when a test runs.
 DEMAND_SIGN_UP = "demand_sign_up.json"
 NEGOTIATION_AWARD = "negotiation_award.json"
-HISTORIES = [DEMAND_SIGN_UP, NEGOTIATION_AWARD]
-WORKFLOW_IDS = {DEMAND_SIGN_UP: "jb-replay-demand-sign-up", NEGOTIATION_AWARD: "jb-replay-negotiation-award"}
+COALITION = "coalition_questions_lots.json"
+HISTORIES = [DEMAND_SIGN_UP, NEGOTIATION_AWARD, COALITION]
+WORKFLOW_IDS = {
+    DEMAND_SIGN_UP: "jb-replay-demand-sign-up",
+    NEGOTIATION_AWARD: "jb-replay-negotiation-award",
+    COALITION: "jb-replay-coalition",
+}
 
 
 def load(name: str) -> WorkflowHistory:
@@ -140,6 +145,26 @@ def test_negotiation_award_history_is_the_whole_lifecycle() -> None:
     # The standstill ended by its timer, not by a command.
     assert any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history.events)
     assert outcome_of(history) == BuyOutcome(stage=Stage.AWARDED, reason="3 contracts across 2 lots")
+
+
+def test_coalition_history_is_the_new_path() -> None:
+    history = load(COALITION)
+    names = updates(history)
+    assert {"ask_question", "answer_question", "cancel_lot"} <= set(names), names
+    events = domain_events(history)
+    types = [e.type for e in events]
+    for kind in ("question.asked", "clarification.published", "question.answered", "lot.cancelled"):
+        assert kind in types, kind
+    passes = [e.data for e in events if e.type == "coalition.pass"]
+    assert [
+        (p["aggregate"], p["company_number"], [o["council"] for o in p["priced_out"]]) for p in passes
+    ] == [
+        (190, "00000001", ["E06000002"]),
+        (140, "00000003", ["E06000003"]),
+        (110, "00000003", []),
+    ]
+    assert {e.data["council"] for e in events if e.type == "contract.created"} == {"E06000001", "E06000004"}
+    assert outcome_of(history) == BuyOutcome(stage=Stage.AWARDED, reason="2 contracts across 1 lots")
 
 
 @pytest.mark.parametrize("name", HISTORIES)
