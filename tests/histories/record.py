@@ -1,6 +1,6 @@
 """Record the workflow histories that `tests/workflows/test_replay.py` replays.
 
-    .venv/bin/python -m tests.histories.record [--release NAME] [demand_sign_up] [negotiation_award] [coalition_questions_lots]
+    .venv/bin/python -m tests.histories.record [--release NAME] [SCENARIO ...]
     make record-histories                     # every scenario, into releases/<version>-<commit>/
 
 Drives joint buys on the time-skipping test server (events go to an in-memory stand-in for
@@ -8,8 +8,9 @@ Drives joint buys on the time-skipping test server (events go to an in-memory st
 history as JSON next to this file: `demand_sign_up` (demand and sign-up, cancelled in assurance) and
 `negotiation_award` (the whole lifecycle through rounds, evaluation, standstill and a dismissed
 challenge to the award), `coalition_questions_lots` (clarifications, a conditional sign-up, one lot
-cancelled and a stable coalition settling in three passes). With no names, all of them. Re-record only on purpose: a recorded history is what
-an already-running buy looks like, and the workflow must keep replaying it.
+cancelled and a stable coalition settling in three passes). With no names, all of them. Re-record
+only on purpose: a recorded history is what an already-running buy looks like, and the workflow
+must keep replaying it.
 
 With `--release NAME` the histories go to `releases/NAME/` instead: one folder per released version
 of the workflow, each kept for good and replayed by `tests/workflows/test_replay_releases.py`.
