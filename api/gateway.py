@@ -25,7 +25,7 @@ from api.problems import KIND_STATUS, Problem
 from messages.joint_buy import EVENT_LOG_FAILURE, RUN_HANDOVER, JointBuyInput, Receipt
 from procurement.models import BuyState
 from workflows.joint_buy import JointBuyWorkflow
-from workflows.search import initial_search_attributes
+from workflows.search import initial_search_attributes, memo, static_details, static_summary
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -82,7 +82,9 @@ class BuyGateway:
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=initial_search_attributes(state),
-                memo={"title": state.terms.title, "lead": state.lead},
+                memo=memo(state),
+                static_summary=static_summary(state),
+                static_details=static_details(state),
             )
 
         try:

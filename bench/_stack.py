@@ -30,7 +30,6 @@ import asyncpg
 import httpx
 import temporalio
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -42,7 +41,7 @@ from db.migrate import migrate_dsn
 from db.pool import create_pool
 from jointbuy.pg import EmbeddedPostgres
 from worker import build_worker
-from workflows.search import SEARCH_ATTRIBUTES
+from workflows.search import search_attribute_keys
 
 JOINT_BUY_QUEUE = "bench-joint-buy"
 BARE_QUEUE = "bench-bare"
@@ -131,10 +130,7 @@ async def full_stack(bare_workflows: Sequence[type]) -> AsyncIterator[Stack]:
     admin_token = "bench-" + secrets.token_urlsafe(16)
     async with AsyncExitStack() as stack:
         url, where = await stack.enter_async_context(scratch_database())
-        keys = [
-            SearchAttributeKey.for_keyword(name) if kind == "Keyword" else SearchAttributeKey.for_int(name)
-            for name, kind in SEARCH_ATTRIBUTES.items()
-        ]
+        keys = search_attribute_keys()
         env = await WorkflowEnvironment.start_local(
             data_converter=pydantic_data_converter,
             dev_server_existing_path=temporal_binary(),

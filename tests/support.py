@@ -12,18 +12,18 @@ from temporalio.common import SearchAttributeKey
 
 from procurement.models import BuyState, BuyTerms
 from workflows.search import SEARCH_ATTRIBUTES
+from workflows.search import search_attribute_keys as keys
 
 _TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }
 
 
 def search_attribute_keys() -> list[SearchAttributeKey[Any]]:
-    return [
-        SearchAttributeKey.for_keyword(name) if kind == "Keyword" else SearchAttributeKey.for_int(name)
-        for name, kind in SEARCH_ATTRIBUTES.items()
-    ]
+    return keys()
 
 
 async def register_search_attributes(client: Client) -> None:

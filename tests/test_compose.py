@@ -24,8 +24,12 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 SEARCH_ATTRIBUTES = {
     "JointBuyStage": "Keyword",
     "JointBuyLead": "Keyword",
+    "JointBuyCpvCategory": "Keyword",
+    "JointBuyEstimatedValue": "Double",
+    "JointBuyLots": "KeywordList",
     "JointBuyCouncils": "Int",
     "JointBuyQualifiedSuppliers": "Int",
+    "JointBuyRound": "Int",
 }
 SERVICES = {
     "postgresql",

@@ -135,6 +135,7 @@ class AssuranceStage(StageWindow):
                         name,
                         inp,
                         result_type=CheckResult,
+                        summary=f"{name} for {company_number}",
                         start_to_close_timeout=timeout,
                         retry_policy=retry,
                     )

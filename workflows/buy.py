@@ -21,7 +21,10 @@ with workflow.unsafe.imports_passed_through():
     from procurement.models import BuyState, LotAggregate, Stage
     from workflows.event_log import EventLog
     from workflows.handover import Handover
-    from workflows.search import COUNCILS_KEY, STAGE_KEY
+    from workflows.search import COUNCILS_KEY, ROUND_KEY, STAGE_KEY, current_details
+
+# Runs started before the round was a search attribute replay without its upserts.
+ROUND_PATCH = "search-attribute-round"
 
 
 class Buy:
@@ -32,6 +35,7 @@ class Buy:
         # The stage whose window the lead asked to close (in negotiation: the open round).
         self.close_requested: Stage | None = None
         self._published_councils = -1
+        self._published_round = -1
         self.events = EventLog(self.state, on_recorded=self._on_recorded)
         # Record an event in the buy's audit log; returns its seq.
         self.emit = self.events.emit
@@ -131,9 +135,19 @@ class Buy:
         # Runs after a batch of events is written: a task Temporal always records.
         self._handover.notice()
         self._publish_council_count()
+        self._publish_round()
+        # What an operator reads in the UI ("Round 2 of 3, closes 14 Jan 14:00"): no command.
+        workflow.set_current_details(current_details(self.state))
 
     def _publish_council_count(self) -> None:
         councils = len(self.state.signups) if self.state.signups else len(self.state.demand)
         if councils != self._published_councils:
             self._published_councils = councils
             workflow.upsert_search_attributes([COUNCILS_KEY.value_set(councils)])
+
+    def _publish_round(self) -> None:
+        n = self.state.negotiation
+        number = n.round if n else 0
+        if number != self._published_round and workflow.patched(ROUND_PATCH):
+            self._published_round = number
+            workflow.upsert_search_attributes([ROUND_KEY.value_set(number)])

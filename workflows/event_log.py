@@ -86,6 +86,7 @@ class EventLog:
                 await workflow.execute_activity(
                     RECORD_EVENTS,
                     RecordEvents(buy_id=self._state.buy_id, events=batch),
+                    summary=_summary(batch),
                     # A batch is one short transaction; a worker that dies mid-write is noticed (and
                     # the batch retried, idempotently) after this long, and commands wait that long.
                     start_to_close_timeout=timedelta(seconds=10),
@@ -97,3 +98,10 @@ class EventLog:
                 return
             self._recorded_seq = batch[-1].seq
             self._on_recorded()
+
+
+def _summary(batch: list[DomainEvent]) -> str:
+    """What the UI shows for one `record_events` call: "events 12-14: stage.changed, round.opened"."""
+    kinds = ", ".join(dict.fromkeys(e.type for e in batch))
+    span = f"{batch[0].seq}" if len(batch) == 1 else f"{batch[0].seq}-{batch[-1].seq}"
+    return f"events {span}: {kinds}"[:200]
