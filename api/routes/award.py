@@ -186,15 +186,17 @@ def _lot_status(stage: str) -> str:
 
 @router.get("/award")
 async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
-    """The award per lot: winner, unit price, total value and the assessment summaries (409 before)."""
+    """The award per lot: winner, unit price, total value and the assessment summaries (409 before).
+    A buy the stable coalition left unsuccessful has no notice, but shows how its lots settled."""
     async with snapshot(pool) as conn:
         row = await load_buy(conn, buy_id, caller)
         awards = {a["lot_id"]: a for a in await award_queries.lot_awards(conn, buy_id=buy_id)}
-        if row["notice_published_at"] is None or not awards:
+        coalitions = await _coalitions(conn, row, caller)
+        settled_unsuccessful = row["stage"] == "unsuccessful" and bool(coalitions)
+        if (row["notice_published_at"] is None or not awards) and not settled_unsuccessful:
             raise Problem(409, f"joint buy {buy_id} has no award notice yet; it is in {row['stage']}")
         lots = await buy_lots(conn, buy_id=buy_id)
         summaries = await _summaries(conn, row, caller)
-        coalitions = await _coalitions(conn, row, caller)
     out = []
     for lot in lots:
         a = awards.get(lot["lot_id"])

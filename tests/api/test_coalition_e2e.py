@@ -325,3 +325,51 @@ async def test_a_price_limit_must_be_a_positive_amount_in_pence(api: Api) -> Non
     r = await api.http.post(f"{url}/sign-up", json=body, headers=council)
     assert r.status_code == 201, r.text
     assert r.json()["sign_up"][0]["max_unit_price"] == "900.50"
+
+
+async def test_everyone_priced_out_leaves_the_buy_unsuccessful_and_says_why(api: Api) -> None:
+    first, second = "E06000023", "E06000024"
+    supplier = "50000021"
+    buy = await api.negotiating_buy(
+        "LEAD-COALITION-4",
+        {c: [{"lot_id": LOT, "quantity": 60, "baseline_unit_price": "990.00"}] for c in (first, second)},
+        {supplier: "active"},
+        sign_up={first: [sign_up_line_for(60, "800.00")], second: [sign_up_line_for(60, "850.00")]},
+        lots=[{"id": LOT, "title": "14-inch laptop", "unit": "device"}],
+        viability={"min_councils": 1, "min_total_quantity": {LOT: 100}},
+        estimated_value_gbp="200000",
+        award={"standstill_working_days": 0},
+    )
+    tiers = [{"min_quantity": 1, "unit_price": "900.00"}]
+    r = await api.http.post(
+        f"{buy.url}/bids", json={"lot_id": LOT, "tiers": tiers}, headers=buy.suppliers[supplier]
+    )
+    assert r.status_code == 201, r.text
+    await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] == "evaluation")
+    body = {"supplier": supplier, "lot_id": LOT, "quality": 50, "social_value": 50}
+    assert (await api.http.put(f"{buy.url}/scores", json=body, headers=buy.lead)).status_code == 200
+    view = await api.wait_for(buy.url, buy.lead, lambda b: b["stage"] != "evaluation")
+    assert view["stage"] == "unsuccessful" and view["outcome_reason"] == "no lot can be awarded"
+    [lot] = [lot for lot in view["lots"] if lot["id"] == LOT]
+    assert (lot["status"], lot["status_reason"]) == (
+        "unsuccessful",
+        "every council that signed up was priced out",
+    )
+
+    [shown] = (await api.http.get(f"{buy.url}/award", headers=buy.lead)).json()["lots"]
+    assert shown["winner"] is None and shown["status"] == "unsuccessful"
+    assert [(p["aggregate"], p["unit_price"]) for p in shown["coalition"]["passes"]] == [(120, "900.00")]
+    assert shown["coalition"]["councils"] == [] and len(shown["coalition"]["priced_out"]) == 2
+    mine = (await api.http.get(f"{buy.url}/award", headers=buy.councils[first])).json()["lots"][0][
+        "coalition"
+    ]
+    assert mine == {
+        "in_coalition": False,
+        "quantity": 60,
+        "max_unit_price": "800.00",
+        "priced_out_at": "900.00",
+    }
+    # the supplier learns the outcome, never the limits
+    text = (await api.http.get(f"{buy.url}/events", headers=buy.suppliers[supplier])).text
+    assert "800.00" not in text and "850.00" not in text
+    assert (await api.http.get(f"{buy.url}/contracts", headers=buy.lead)).json()["contracts"] == []
