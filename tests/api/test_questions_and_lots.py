@@ -9,10 +9,18 @@ the last open lot cancels the buy.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 from typing import Any
 
+from api.webhook_dispatch import Dispatcher
+from core.settings import Settings
 from tests.api.conftest import Api, Buy
+from tests.api.test_webhooks import Receiver, hooks, serve
 from tests.unit.test_ocds_builder import assert_valid
+
+__all__ = ["hooks"]  # the webhook tests' fixture: the API with loopback receivers allowed
 
 S1, S2, S3 = "41000001", "41000002", "41000003"
 IN_BUY, OUTSIDER = "E06000010", "E06000011"
@@ -242,3 +250,72 @@ async def test_cancelling_one_lot_then_the_last(api: Api) -> None:
     assert "laptops" in view["outcome_reason"] and "unFixable" in view["outcome_reason"]
     late = await api.http.post(url, json=body, headers=buy.lead)
     assert late.status_code == 409, late.text
+
+
+async def test_a_published_answer_is_pushed_to_subscribers_and_a_private_one_only_to_the_asker(
+    api: Api, hooks: Api, pool: Any, api_settings: Settings
+) -> None:
+    lead = await api.token("lead", "LEAD-QA-PUSH")
+    buy = Buy(id=(await api.create_buy(lead))["id"], lead=lead)
+    council = await api.token("council", "E06000015")
+    r = await api.http.put(f"{buy.url}/demand", json={"lines": LAPTOPS}, headers=council)
+    assert r.status_code == 200, r.text
+    asker, other = "41000011", "41000012"
+    for number in (asker, other):
+        buy.suppliers[number] = await api.supplier(number)
+        assert (await api.http.post(f"{buy.url}/suppliers", headers=buy.suppliers[number])).status_code == 201
+    receivers = {"council": Receiver("500"), "asker": Receiver("500"), "other": Receiver("500")}
+    tokens = {"council": council, "asker": buy.suppliers[asker], "other": buy.suppliers[other]}
+    types = ["clarification.published", "question.answered", "question.asked"]
+    settings = api_settings.model_copy(
+        update={
+            "webhook_retry_base_seconds": 0.05,
+            "webhook_retry_max_seconds": 0.2,
+            "webhook_poll_seconds": 0.05,
+        }
+    )
+    async with serve(receivers) as port:
+        for name, token in tokens.items():
+            body = {"url": f"http://127.0.0.1:{port}/{name}", "event_types": types, "buy_id": buy.id}
+            r = await hooks.http.post("/v1/webhooks", json=body, headers=token)
+            assert r.status_code == 201, r.text
+        dispatcher = asyncio.create_task(Dispatcher(pool, settings).run())
+        try:
+            for text, publish in (("Is delivery included?", "all"), ("May we quote in euros?", "asker")):
+                r = await _ask(api, buy, buy.suppliers[asker], {"question": text})
+                assert r.status_code == 201, r.text
+                answer = {"answer": f"answer to {text}", "publish": publish}
+                url = f"{buy.url}/questions/{r.json()['question_id']}/answer"
+                assert (await api.http.post(url, json=answer, headers=lead)).status_code == 200
+
+            def received(name: str) -> list[tuple[str, str]]:
+                out = []
+                for body, _ in receivers[name].accepted:
+                    event = json.loads(body)["data"]
+                    out.append((event["type"], event["data"]["question_id"]))
+                return sorted(set(out))
+
+            for _ in range(300):
+                if (
+                    received("asker")
+                    == [
+                        ("clarification.published", "q-1"),
+                        ("question.answered", "q-2"),
+                        ("question.asked", "q-1"),
+                        ("question.asked", "q-2"),
+                    ]
+                    and received("council")
+                    and received("other")
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # anything else would have arrived by now
+        finally:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
+    assert received("council") == [("clarification.published", "q-1")]
+    assert received("other") == [("clarification.published", "q-1")]
+    assert received("asker")[0] == ("clarification.published", "q-1")
+    for body, _ in receivers["council"].accepted:
+        assert asker not in body.decode()  # never who asked
