@@ -893,3 +893,24 @@ def test_the_checks_reject_what_the_uk_profile_rejects() -> None:
         assert "noticeOfTender" in str(err)
     else:
         raise AssertionError("an unknown documentType passed")
+
+
+def test_a_lot_the_lead_cancels_is_marked_cancelled_and_the_rest_goes_on() -> None:
+    log = to_evaluation()
+    cancelled = log.add(
+        "lot.cancelled",
+        lot_id="monitors",
+        reason_code="expensesCut",
+        reason="budget moved to laptops",
+        stage="evaluation",
+        bids_set_aside=1,
+        buy_cancelled=False,
+    )
+    log.add("award.notice", **notice({"laptops": (S2, "845.50", 125)}))
+    package = log.package()
+    assert_valid(package)
+    update = next(r for r in package["releases"] if r["id"].startswith(f"{OCID}-{cancelled['seq']}-"))
+    assert update["tag"] == ["tenderUpdate"]
+    lots = by_id(package["releases"][-1]["tender"]["lots"])
+    assert (lots["monitors"]["status"], lots["laptops"]["status"]) == ("cancelled", "active")
+    assert lots["monitors"]["description"].endswith("cancelled (expensesCut): budget moved to laptops")
