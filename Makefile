@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test test-faults record-histories lint typecheck bench bench-bids migrate clean
+.PHONY: demo dev test test-faults record-histories lint typecheck bench bench-quick bench-burst bench-bids migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core procurement messages workflows activities api db jointbuy worker.py
 
+# The national-scale scenarios, one table, written to bench/RESULTS.md (bench/README.md).
 bench: $(STAMP)
+	$(BIN)/python -m bench.suite
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.suite --quick --no-write
+
+bench-burst: $(STAMP)
 	$(BIN)/python -m bench.demand_burst
 
 bench-bids: $(STAMP)
