@@ -15,6 +15,7 @@ from decimal import Decimal
 from procurement.errors import DomainError, ErrorKind, conflict, invalid
 from procurement.models import (
     CLOSABLE_STAGES,
+    MAX_DEMAND_LINES,
     BuyState,
     BuyTerms,
     DemandLine,
@@ -49,10 +50,21 @@ def _check_not_cancelled(state: BuyState, lot_ids: Sequence[str]) -> None:
             raise conflict(f"lot {lot_id} was cancelled: {state.cancelled_lots[lot_id].reason}")
 
 
-def check_register_demand(state: BuyState, lines: Sequence[DemandLine]) -> None:
+def check_register_demand(
+    state: BuyState, lines: Sequence[DemandLine], council: str | None = None, held: int | None = None
+) -> None:
+    """`held`: the buy's demand lines so far, when the caller keeps count (else they are counted)."""
     _require_stage(state, Stage.DEMAND, "Registering demand")
     _check_lots(state.terms, [line.lot_id for line in lines])
     _check_not_cancelled(state, [line.lot_id for line in lines])
+    if held is None:
+        held = sum(len(v) for v in state.demand.values())
+    replaced = len(state.demand.get(council, ())) if council is not None else 0
+    if held - replaced + len(lines) > MAX_DEMAND_LINES:
+        raise conflict(
+            f"this buy already holds {held} council-lot demand lines, the most one buy takes is"
+            f" {MAX_DEMAND_LINES}: start another buy for the rest"
+        )
 
 
 def check_withdraw_demand(state: BuyState, council: str) -> None:
@@ -122,6 +134,38 @@ def aggregate(
     return totals
 
 
+class RunningTotals:
+    """`aggregate` kept up to date command by command, so a receipt costs O(lots), not O(councils).
+
+    Built once from a state (a run's start), then told of every change to demand and sign-ups.
+    """
+
+    def __init__(self, state: BuyState) -> None:
+        self._totals = aggregate(state.terms, state.demand, state.signups)
+        self.lines = sum(len(v) for v in state.demand.values())
+
+    def demand(self, old: Iterable[DemandLine], new: Iterable[DemandLine]) -> None:
+        for d in old:
+            self._totals[d.lot_id].councils -= 1
+            self._totals[d.lot_id].indicative_quantity -= d.quantity
+            self.lines -= 1
+        for d in new:
+            self._totals[d.lot_id].councils += 1
+            self._totals[d.lot_id].indicative_quantity += d.quantity
+            self.lines += 1
+
+    def sign_up(self, old: Iterable[SignUpLine], new: Iterable[SignUpLine]) -> None:
+        for s in old:
+            self._totals[s.lot_id].signed_up_councils -= 1
+            self._totals[s.lot_id].committed_quantity -= s.quantity
+        for s in new:
+            self._totals[s.lot_id].signed_up_councils += 1
+            self._totals[s.lot_id].committed_quantity += s.quantity
+
+    def snapshot(self) -> dict[str, LotAggregate]:
+        return {lot_id: agg.model_copy() for lot_id, agg in self._totals.items()}
+
+
 @dataclass
 class ViabilityOutcome:
     viable: bool
@@ -168,6 +212,7 @@ def sign_up_deadline(closed_at: datetime, terms: BuyTerms) -> datetime:
 __all__ = [
     "DomainError",
     "ErrorKind",
+    "RunningTotals",
     "ViabilityOutcome",
     "aggregate",
     "assess_viability",

@@ -7,7 +7,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from procurement.pricing import PENNY, ContractLine, ScoredTender, Tier
 
@@ -286,8 +296,28 @@ class LotAward(BaseModel):
     tiers: list[Tier]
 
 
+# A buy holds at most this many council-lot demand lines (10,000 councils on two lots, or 400 on 50):
+# what keeps the workflow's state, and so every payload that carries it, bounded (README, "Scale").
+MAX_DEMAND_LINES = 20_000
+
+
+def _pence(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def _pounds(pence: int) -> Decimal:
+    return Decimal(pence).scaleb(-2)
+
+
 class BuyState(BaseModel):
-    """Everything a run of the joint-buy workflow needs to carry into the next run."""
+    """Everything a run of the joint-buy workflow needs to carry into the next run.
+
+    As JSON (every Temporal payload that carries it: the continue-as-new input, the `get_state`
+    query result) the per-council maps are packed: a council's demand line is `[lot index, quantity,
+    baseline in pence, quantity signed up, budget ceiling in pence, sign-up price limit in pence]`,
+    trailing zeros and nulls left off; a sign-up without demand on its lot (not reachable through the
+    rules) `[lot index, quantity, limit]`. A third of the size of the named fields; both are read.
+    """
 
     buy_id: str
     lead: str
@@ -317,3 +347,95 @@ class BuyState(BaseModel):
     contracts: list[ContractLine] = Field(default_factory=list)
     outcome_reason: str = ""
     next_seq: int = 1
+
+    @model_serializer(mode="wrap")
+    def _packed(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not (info.mode_is_json() and isinstance(data, dict)):
+            return data
+        index = {lot_id: i for i, lot_id in enumerate(self.terms.lot_ids())}
+        demand: dict[str, list[list[int | None]]] = {}
+        signups: dict[str, list[list[int | None]]] = {}
+        for council, lines in self.demand.items():
+            signed = {s.lot_id: s for s in self.signups.get(council, [])}
+            packed = []
+            for d in lines:
+                s = signed.pop(d.lot_id, None)
+                line: list[int | None] = [
+                    index[d.lot_id],
+                    d.quantity,
+                    _pence(d.baseline_unit_price),
+                    s.quantity if s else 0,
+                    None if d.budget_ceiling_gbp is None else _pence(d.budget_ceiling_gbp),
+                    None if s is None or s.max_unit_price is None else _pence(s.max_unit_price),
+                ]
+                while len(line) > 3 and not line[-1]:
+                    line.pop()  # trailing zeros and nulls: not signed up, no ceiling, no limit
+                packed.append(line)
+            demand[council] = packed
+            if signed:  # signed up on a lot it registered no demand for: kept on its own
+                signups[council] = [_packed_sign_up(index, s) for s in signed.values()]
+        for council, confirmed in self.signups.items():
+            if council not in self.demand:
+                signups[council] = [_packed_sign_up(index, s) for s in confirmed]
+        data["demand"], data["signups"] = demand, signups
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpacked(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not _is_packed(data):
+            return data
+        terms = data["terms"]
+        lots = terms.lot_ids() if isinstance(terms, BuyTerms) else [lot["id"] for lot in terms["lots"]]
+
+        def at(line: list[Any], i: int) -> Any:
+            return line[i] if len(line) > i else None
+
+        demand: dict[str, list[DemandLine]] = {}
+        signups: dict[str, list[SignUpLine]] = {}
+        for council, lines in (data.get("demand") or {}).items():
+            demand[council] = [
+                DemandLine(
+                    lot_id=lots[line[0]],
+                    quantity=line[1],
+                    baseline_unit_price=_pounds(line[2]),
+                    budget_ceiling_gbp=None if at(line, 4) is None else _pounds(line[4]),
+                )
+                for line in lines
+            ]
+            confirmed = [
+                SignUpLine(
+                    lot_id=lots[line[0]],
+                    quantity=line[3],
+                    max_unit_price=None if at(line, 5) is None else _pounds(line[5]),
+                )
+                for line in lines
+                if at(line, 3)
+            ]
+            if confirmed:
+                signups[council] = confirmed
+        for council, lines in (data.get("signups") or {}).items():
+            signups.setdefault(council, []).extend(
+                SignUpLine(
+                    lot_id=lots[line[0]],
+                    quantity=line[1],
+                    max_unit_price=None if at(line, 2) is None else _pounds(line[2]),
+                )
+                for line in lines
+            )
+        return {**data, "demand": demand, "signups": signups}
+
+
+def _packed_sign_up(index: dict[str, int], s: SignUpLine) -> list[int | None]:
+    line: list[int | None] = [index[s.lot_id], s.quantity]
+    if s.max_unit_price is not None:
+        line.append(_pence(s.max_unit_price))
+    return line
+
+
+def _is_packed(data: dict[str, Any]) -> bool:
+    for key in ("demand", "signups"):
+        for lines in (data.get(key) or {}).values():
+            return bool(lines) and isinstance(lines[0], list)
+    return False

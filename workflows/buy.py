@@ -32,6 +32,8 @@ class Buy:
         self.state: BuyState = inp.state
         self._messages_per_run = inp.messages_per_run
         self._handover = Handover(inp.messages_per_run)
+        # The aggregate, kept command by command: a receipt costs O(lots), not O(councils).
+        self.totals = demand_rules.RunningTotals(self.state)
         # The stage whose window the lead asked to close (in negotiation: the open round).
         self.close_requested: Stage | None = None
         self._published_councils = -1
@@ -63,7 +65,7 @@ class Buy:
     async def receipt(self, seq: int) -> Receipt:
         """A command's answer, once its event `seq` is in PostgreSQL."""
         await self.events.wait_recorded(seq)
-        return Receipt(seq=seq, stage=self.state.stage, aggregate=self.aggregate())
+        return Receipt(seq=seq, stage=self.state.stage, aggregate=self.totals.snapshot())
 
     def aggregate(self) -> dict[str, LotAggregate]:
         return demand_rules.aggregate(self.state.terms, self.state.demand, self.state.signups)

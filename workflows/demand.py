@@ -40,11 +40,12 @@ class DemandStage(StageWindow):
         self._buy.move_to(Stage.DEMAND, deadline=terms.demand_closes_at, reason="buy started")
 
     def register(self, cmd: RegisterDemand) -> int:
+        self._buy.totals.demand(self._state.demand.get(cmd.council, []), cmd.lines)
         self._state.demand[cmd.council] = list(cmd.lines)
         return self._buy.emit("demand.registered", cmd.council, _council_lines(cmd))
 
     def withdraw(self, cmd: WithdrawDemand) -> int:
-        del self._state.demand[cmd.council]
+        self._buy.totals.demand(self._state.demand.pop(cmd.council), [])
         return self._buy.emit("demand.withdrawn", cmd.council, {"council": cmd.council})
 
     def close(self, how: str) -> Next:
@@ -61,6 +62,7 @@ class SignUpStage(StageWindow):
     stage = Stage.SIGN_UP
 
     def confirm(self, cmd: SignUp) -> int:
+        self._buy.totals.sign_up(self._state.signups.get(cmd.council, []), cmd.lines)
         self._state.signups[cmd.council] = list(cmd.lines)
         return self._buy.emit("sign_up.confirmed", cmd.council, _council_lines(cmd))
 

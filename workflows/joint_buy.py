@@ -94,7 +94,9 @@ class JointBuyWorkflow:
 
     # ---- commands: each checks its rule in validator and handler (see workflows.commands) ------
 
-    @command(RegisterDemand, lambda state, cmd: demand_rules.check_register_demand(state, cmd.lines))
+    @command(
+        RegisterDemand, lambda state, cmd: demand_rules.check_register_demand(state, cmd.lines, cmd.council)
+    )
     async def register_demand(self, cmd: RegisterDemand, _checked: None) -> Receipt:
         return await self._buy.receipt(self._demand.register(cmd))
 

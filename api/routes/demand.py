@@ -11,7 +11,7 @@ from api.deps import CouncilCaller, Gateway, Pool
 from api.idempotency import idempotent
 from api.problems import Problem
 from api.schemas import DemandRegistration, SignUpRequest
-from api.views import aggregate_view, council_view, load_buy, snapshot
+from api.views import council_view, load_buy, snapshot
 from db.councils import find_current_council
 from messages.joint_buy import RegisterDemand, SignUp, WithdrawDemand
 from workflows.joint_buy import JointBuyWorkflow
@@ -32,13 +32,15 @@ async def _acting_council(pool: Any, buy_id: str, caller: Principal, claimed: st
 
 
 async def _council_answer(pool: Any, buy_id: str, council: str, receipt: Any) -> dict[str, Any]:
+    # The aggregate is the workflow's own, as the command left it (its receipt): summing every
+    # council's lines again in PostgreSQL would make each command cost O(councils).
     async with snapshot(pool) as conn:
         return {
             "buy_id": buy_id,
             "stage": receipt.stage.value,
             "seq": receipt.seq,
             **await council_view(conn, buy_id, council),
-            "aggregate": await aggregate_view(conn, buy_id),
+            "aggregate": {lot_id: agg.model_dump() for lot_id, agg in receipt.aggregate.items()},
         }
 
 

@@ -1,0 +1,106 @@
+"""The workflow's state stays bounded: the largest buy the models allow fits well under Temporal's
+2 MB payload limit as it travels (continue-as-new input, `get_state` query result).
+
+A buy holds at most `MAX_DEMAND_LINES` council-lot demand lines; the test fills it (10,000 councils
+on two lots, every one signed up, large quantities and prices) and measures the payloads exactly as
+the worker's data converter writes them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from messages.joint_buy import JointBuyInput
+from procurement import demand as rules
+from procurement.errors import DomainError
+from procurement.models import MAX_DEMAND_LINES, BuyState, DemandLine, SignUpLine, Stage
+from tests.support import new_state
+
+COUNCILS = MAX_DEMAND_LINES // 2
+LIMIT = 1_000_000  # well under Temporal's 2 MB (and its 512 kB warning is the only thing above it)
+
+
+def payload_bytes(value: object) -> int:
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([value])
+    return payload.ByteSize()
+
+
+def largest_state() -> BuyState:
+    state = new_state("jb-largest", datetime(2027, 1, 4, tzinfo=UTC))
+    state.stage = Stage.SIGN_UP
+    for i in range(COUNCILS):
+        code = f"E04{i:06d}"
+        state.demand[code] = [
+            DemandLine(lot_id="laptops", quantity=999_999, baseline_unit_price=Decimal("99999.99")),
+            DemandLine(
+                lot_id="monitors",
+                quantity=999_999,
+                baseline_unit_price=Decimal("9999.99"),
+                budget_ceiling_gbp=Decimal("9999999.99") if i % 10 == 0 else None,
+            ),
+        ]
+        state.signups[code] = [
+            SignUpLine(lot_id="laptops", quantity=999_999),
+            SignUpLine(lot_id="monitors", quantity=999_999),
+        ]
+    state.next_seq = 3 * COUNCILS
+    return state
+
+
+def test_the_largest_demand_and_sign_up_fit_well_under_the_payload_limit() -> None:
+    state = largest_state()
+    carried = payload_bytes(JointBuyInput(state=state, messages_per_run=1000))
+    queried = payload_bytes(state)
+    assert carried <= LIMIT, f"continue-as-new input {carried} bytes"
+    assert queried <= LIMIT, f"get_state result {queried} bytes"
+
+
+def test_the_packed_state_reads_back_as_it_was() -> None:
+    state = largest_state()
+    state.signups["E04000001"] = [SignUpLine(lot_id="laptops", quantity=5, max_unit_price=Decimal("1.5"))]
+    state.signups["E09000009"] = [SignUpLine(lot_id="monitors", quantity=2, max_unit_price=Decimal("3"))]
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([JointBuyInput(state=state)])
+    [back] = pydantic_data_converter.payload_converter.from_payloads([payload], [JointBuyInput])
+    assert back.state == state
+
+
+def test_a_state_written_before_packing_still_reads() -> None:
+    """Histories of running buys hold the named form: it is read as before."""
+    state = new_state("jb-old", datetime(2027, 1, 4, tzinfo=UTC))
+    state.demand["E06000001"] = [DemandLine(lot_id="laptops", quantity=3, baseline_unit_price=Decimal("9.5"))]
+    state.signups["E06000001"] = [SignUpLine(lot_id="laptops", quantity=2)]
+    named = state.model_dump(mode="python")
+    assert BuyState.model_validate(named) == state
+
+
+def test_a_buy_refuses_demand_lines_beyond_its_bound_and_takes_replacements() -> None:
+    state = new_state("jb-full", datetime(2027, 1, 4, tzinfo=UTC))
+    state.stage = Stage.DEMAND
+    line = DemandLine(lot_id="laptops", quantity=1, baseline_unit_price=Decimal("1.00"))
+    state.demand = {f"E04{i:06d}": [line] for i in range(MAX_DEMAND_LINES)}
+    with pytest.raises(DomainError, match="the most one buy takes"):
+        rules.check_register_demand(state, [line], "E09000001")
+    # A council already in replaces its lines: still within the bound.
+    rules.check_register_demand(state, [line], "E04000000")
+    totals = rules.RunningTotals(state)
+    assert totals.lines == MAX_DEMAND_LINES
+    rules.check_register_demand(state, [line], "E04000000", held=totals.lines)
+
+
+def test_running_totals_match_the_aggregate_through_changes() -> None:
+    state = new_state("jb-totals", datetime(2027, 1, 4, tzinfo=UTC))
+    totals = rules.RunningTotals(state)
+    lap = DemandLine(lot_id="laptops", quantity=10, baseline_unit_price=Decimal("900"))
+    mon = DemandLine(lot_id="monitors", quantity=4, baseline_unit_price=Decimal("150"))
+    for council, lines in [("A", [lap]), ("B", [lap, mon]), ("A", [mon])]:
+        totals.demand(state.demand.get(council, []), lines)
+        state.demand[council] = lines
+    totals.demand(state.demand.pop("B"), [])
+    totals.sign_up([], [SignUpLine(lot_id="monitors", quantity=3)])
+    state.signups["A"] = [SignUpLine(lot_id="monitors", quantity=3)]
+    assert totals.snapshot() == rules.aggregate(state.terms, state.demand, state.signups)
+    assert totals.lines == 1
