@@ -48,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.joint_buy import JointBuyWorkflow
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+PROFILE_OUT = Path(__file__).resolve().parent / "profile-burst.txt"
+PROFILE = "--profile" in sys.argv
 WAIT_S = 180
 
 
@@ -244,7 +246,17 @@ async def burst_scenario(s: Stack, report: Report, lead: dict[str, str], parties
         flush=True,
     )
     buy = await create(s, lead, terms(2, title="Burst"))
+    profiler = None
+    if PROFILE:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="disabled", interval=0.002)
+        profiler.start()
     jb = await burst("burst PUT /demand", n, 50, put_demand(s, buy, parties, 2))
+    if profiler is not None:
+        profiler.stop()
+        PROFILE_OUT.write_text(profiler.output_text(unicode=True, show_all=False, color=False))
+        print(f"  profile of the burst (API, worker and callers in this process) in {PROFILE_OUT}")
     bare = await bare_updates(s, n, 50, 8, "bare update, 8 in flight")
     await cancel(s, lead, buy)
     note_errors(report, jb)
@@ -523,7 +535,11 @@ async def many_buys(s: Stack, report: Report, lead: dict[str, str], parties: lis
             latencies.latencies.append(time.perf_counter() - start)
 
     async def one_buy(j: int) -> None:
-        buy = await create(s, lead, terms(1, title=f"Buy {j}"))
+        try:
+            buy = await create(s, lead, terms(1, title=f"Buy {j}"))
+        except Refused as err:
+            latencies.errors[f"create: {str(err)[:90]}"] += 1
+            return
         mine = parties[j * k : (j + 1) * k]
         await asyncio.gather(*(timed(put_demand(s, buy, mine, 1, j * k)(i)) for i in range(k)))
         await timed(close(s, lead, buy, "demand"))
@@ -668,6 +684,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the same scenarios, smaller")
     parser.add_argument("--only", default="", help="comma-separated: optin,burst,big,many,buys")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md")
+    parser.add_argument("--profile", action="store_true", help="profile the burst (pyinstrument)")
     args = parser.parse_args()
     code = asyncio.run(run(args))
     sys.stdout.flush()

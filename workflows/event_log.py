@@ -22,6 +22,14 @@ with workflow.unsafe.imports_passed_through():
     from procurement.models import BuyState, DomainEvent
     from procurement.visibility import check_recordable
 
+# Each batch of events is at most this many events and (as JSON) about this many bytes, whatever
+# a command or a stage emits at once (an award's contracts: one per council per lot), so the
+# activity's input stays far below Temporal's 2 MB payload limit.
+MAX_BATCH_EVENTS = 500
+MAX_BATCH_BYTES = 256 * 1024
+# Runs from before these changes wrote one unbounded batch per turn, as a scheduled activity.
+BOUNDED_BATCHES_PATCH = "record-events-in-bounded-batches"
+
 # Persisting events must outlast a database outage: retry forever with a bounded backoff.
 RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -79,13 +87,18 @@ class EventLog:
 
     async def _flush_forever(self) -> None:
         """Write pending events in batches, one `record_events` activity per batch."""
+        bounded = workflow.patched(BOUNDED_BATCHES_PATCH)
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
-            batch, self._pending = self._pending, []
+            batch = self._take() if bounded else self._take_all()
+            arg = RecordEvents(buy_id=self._state.buy_id, events=batch)
             try:
+                # Not a local activity: tried (it halves a lone command's round trip), but a local
+                # activity holds its workflow task open while it waits for a database connection,
+                # and 200 buys at once on one worker then timed their workflow tasks out.
                 await workflow.execute_activity(
                     RECORD_EVENTS,
-                    RecordEvents(buy_id=self._state.buy_id, events=batch),
+                    arg,
                     summary=_summary(batch),
                     # A batch is one short transaction; a worker that dies mid-write is noticed (and
                     # the batch retried, idempotently) after this long, and commands wait that long.
@@ -98,6 +111,22 @@ class EventLog:
                 return
             self._recorded_seq = batch[-1].seq
             self._on_recorded()
+
+    def _take_all(self) -> list[DomainEvent]:
+        batch, self._pending = self._pending, []
+        return batch
+
+    def _take(self) -> list[DomainEvent]:
+        """The next batch: at most MAX_BATCH_EVENTS events and about MAX_BATCH_BYTES (at least one)."""
+        size = count = 0
+        for event in self._pending:
+            cost = len(event.model_dump_json())
+            if count and (count >= MAX_BATCH_EVENTS or size + cost > MAX_BATCH_BYTES):
+                break
+            size += cost
+            count += 1
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        return batch
 
 
 def _summary(batch: list[DomainEvent]) -> str:

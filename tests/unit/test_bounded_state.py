@@ -14,11 +14,12 @@ from decimal import Decimal
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from messages.joint_buy import JointBuyInput
+from messages.joint_buy import JointBuyInput, RecordEvents
 from procurement import demand as rules
 from procurement.errors import DomainError
-from procurement.models import MAX_DEMAND_LINES, BuyState, DemandLine, SignUpLine, Stage
+from procurement.models import MAX_DEMAND_LINES, BuyState, DemandLine, DomainEvent, SignUpLine, Stage
 from tests.support import new_state
+from workflows.event_log import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, EventLog
 
 COUNCILS = MAX_DEMAND_LINES // 2
 LIMIT = 1_000_000  # well under Temporal's 2 MB (and its 512 kB warning is the only thing above it)
@@ -104,3 +105,24 @@ def test_running_totals_match_the_aggregate_through_changes() -> None:
     state.signups["A"] = [SignUpLine(lot_id="monitors", quantity=3)]
     assert totals.snapshot() == rules.aggregate(state.terms, state.demand, state.signups)
     assert totals.lines == 1
+
+
+def test_events_go_to_postgresql_in_bounded_batches() -> None:
+    """An award's contracts (one event per council per lot) leave in batches under the caps."""
+    state = new_state("jb-batches", datetime(2027, 1, 4, tzinfo=UTC))
+    log = EventLog(state, on_recorded=lambda: None)
+    big = {"note": "x" * 2000}
+    log._pending = [
+        DomainEvent(seq=n, type="contract.created", actor="system", at=datetime(2027, 1, 4, tzinfo=UTC),
+                    data=big if n % 7 == 0 else {"council": f"E04{n:06d}"})
+        for n in range(1, 2_001)
+    ]  # fmt: skip
+    batches = []
+    while log._pending:
+        batches.append(log._take())
+    assert [e.seq for b in batches for e in b] == list(range(1, 2_001))
+    assert max(len(b) for b in batches) <= MAX_BATCH_EVENTS
+    assert (
+        max(payload_bytes(RecordEvents(buy_id="jb-batches", events=b)) for b in batches)
+        <= 2 * MAX_BATCH_BYTES
+    )
