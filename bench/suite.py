@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import resource
@@ -633,6 +634,8 @@ def write_results(
 
 async def run(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
+    if args.many:
+        sizes = dataclasses.replace(sizes, many=args.many)
     only = set(args.only.split(",")) if args.only else {"optin", "burst", "big", "many", "buys"}
     began = time.perf_counter()
     load_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -685,6 +688,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated: optin,burst,big,many,buys")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md")
     parser.add_argument("--profile", action="store_true", help="profile the burst (pyinstrument)")
+    parser.add_argument("--many", type=int, default=0, help="organisations in scenario 4 (default 10,000)")
     args = parser.parse_args()
     code = asyncio.run(run(args))
     sys.stdout.flush()

@@ -93,9 +93,10 @@ class EventLog:
             batch = self._take() if bounded else self._take_all()
             arg = RecordEvents(buy_id=self._state.buy_id, events=batch)
             try:
-                # Not a local activity: tried (it halves a lone command's round trip), but a local
-                # activity holds its workflow task open while it waits for a database connection,
-                # and 200 buys at once on one worker then timed their workflow tasks out.
+                # Not (yet) a local activity: tried, it shortened a lone command's round trip, but it
+                # holds its workflow task open while it waits for one of the worker's database
+                # connections; not adopted before it is measured on a machine of its own with many
+                # buys at once (bench/RESULTS.md).
                 await workflow.execute_activity(
                     RECORD_EVENTS,
                     arg,
