@@ -319,3 +319,47 @@ async def test_a_published_answer_is_pushed_to_subscribers_and_a_private_one_onl
     assert received("asker")[0] == ("clarification.published", "q-1")
     for body, _ in receivers["council"].accepted:
         assert asker not in body.decode()  # never who asked
+
+
+HOSTILE = [
+    ("POST", "/questions", {"question": "ok", "lot_id": ""}, "supplier", 422),
+    ("POST", "/questions", {"question": "ok", "lot_id": "x" * 65}, "supplier", 422),
+    ("POST", "/questions", {"question": 42}, "supplier", 422),
+    ("POST", "/questions", {"question": ["a"]}, "supplier", 422),
+    ("POST", "/questions", {"question": "with a \u0000 NUL"}, "supplier", 422),
+    ("POST", "/questions", {}, "supplier", 422),
+    ("POST", "/questions", "not an object", "supplier", 422),
+    ("POST", "/questions/q-1/answer", {"answer": "yes"}, "lead", 422),
+    ("POST", "/questions/q-1/answer", {"answer": "yes", "publish": None}, "lead", 422),
+    ("POST", "/questions/q-1/answer", {"answer": "yes", "publish": "all", "more": 1}, "lead", 422),
+    ("POST", "/questions/" + "q" * 65 + "/answer", {"answer": "yes", "publish": "all"}, "lead", 422),
+    ("POST", "/questions/q-404/answer", {"answer": "yes", "publish": "all"}, "lead", 404),
+    ("POST", "/questions/q-1/answer", {"answer": "yes", "publish": "all"}, "council", 403),
+    ("POST", "/lots/laptops/cancel", {"reason_code": "noDemand"}, "lead", 422),
+    ("POST", "/lots/laptops/cancel", {"reason_code": "NODEMAND", "reason": "x"}, "lead", 422),
+    ("POST", "/lots/laptops/cancel", {"reason_code": "noDemand", "reason": "x" * 2001}, "lead", 422),
+    ("POST", "/lots/" + "l" * 65 + "/cancel", {"reason_code": "noDemand", "reason": "x"}, "lead", 422),
+    ("POST", "/lots/laptops/cancel", {"reason_code": "noDemand", "reason": "x"}, "supplier", 403),
+    ("POST", "/lots/laptops/cancel", {"reason_code": "noDemand", "reason": "x"}, "council", 403),
+]
+
+
+async def test_hostile_clarification_and_lot_requests_are_refused_and_change_nothing(api: Api) -> None:
+    lead = await api.token("lead", "LEAD-QA-HOSTILE")
+    buy = Buy(id=(await api.create_buy(lead))["id"], lead=lead)
+    who = {
+        "lead": lead,
+        "supplier": await api.supplier("41000021"),
+        "council": await api.token("council", "E06000016"),
+    }
+    before = (await api.http.get(f"{buy.url}/events", headers=lead)).json()
+    for method, path, body, caller, status in HOSTILE:
+        r = await api.http.request(method, f"{buy.url}{path}", json=body, headers=who[caller])
+        assert r.status_code == status, (path, body, r.status_code, r.text[:300])
+        assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    assert (await api.http.get(f"{buy.url}/events", headers=lead)).json() == before
+    assert (await _questions(api, buy, lead)).json()["questions"] == []
+    unknown = await api.http.post(
+        "/v1/joint-buys/jb-000000000000/questions", json={"question": "?"}, headers=who["supplier"]
+    )
+    assert unknown.status_code == 404, unknown.text
