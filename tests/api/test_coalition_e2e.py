@@ -228,6 +228,8 @@ async def test_eight_councils_three_suppliers_one_cascade(api: Api) -> None:
     assert_valid(package)
     text = str(package)
     assert not any(x in text for x in LIMITS)
+    # suppliers learn at the tender notice that volumes are conditional
+    assert "Volumes are conditional" in package["releases"][0]["tender"]["procurementMethodDetails"]
     last = package["releases"][-1]
     assert sorted(c["buyer"]["id"] for c in last["contracts"]) == members
 
