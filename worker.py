@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.assurance import AssuranceActivities
+from activities.calendar import fetch_bank_holidays
 from activities.persistence import PersistenceActivities
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
@@ -27,7 +28,7 @@ WORKFLOWS: Sequence[type] = (JointBuyWorkflow,)
 
 def activities_for(pool: Any) -> list[Any]:
     persistence = PersistenceActivities(pool)
-    return [persistence.record_events, *AssuranceActivities.from_pool(pool).all()]
+    return [persistence.record_events, *AssuranceActivities.from_pool(pool).all(), fetch_bank_holidays]
 
 
 def build_worker(client: Client, pool: Any, task_queue: str) -> Worker:

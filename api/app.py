@@ -111,6 +111,7 @@ def _gateway(client: Any, settings: Settings) -> BuyGateway:
         task_queue=settings.task_queue,
         max_in_flight=settings.max_updates_in_flight,
         messages_per_run=settings.messages_per_run,
+        check_patience_seconds=settings.assurance_check_patience_seconds,
     )
 
 

@@ -60,11 +60,20 @@ class _Slots:
 
 
 class BuyGateway:
-    def __init__(self, client: Client, *, task_queue: str, max_in_flight: int, messages_per_run: int):
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        max_in_flight: int,
+        messages_per_run: int,
+        check_patience_seconds: int = 900,
+    ):
         self.client = client
         self._task_queue = task_queue
         self._slots = _Slots(max_in_flight)
         self._messages_per_run = messages_per_run
+        self._check_patience_seconds = check_patience_seconds
 
     def handle(self, buy_id: str) -> WorkflowHandle[JointBuyWorkflow, Any]:
         # No run id: after continue-as-new the latest run answers.
@@ -77,7 +86,11 @@ class BuyGateway:
         async def start_workflow() -> None:
             await self.client.start_workflow(
                 JointBuyWorkflow.run,
-                JointBuyInput(state=state, messages_per_run=self._messages_per_run),
+                JointBuyInput(
+                    state=state,
+                    messages_per_run=self._messages_per_run,
+                    check_patience_seconds=self._check_patience_seconds,
+                ),
                 id=state.buy_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Messages one workflow run accepts before it continues as new (the server caps a run at 2,000
     # updates and 10,000 signals and never suggests continue-as-new on message counts).
     messages_per_run: int = 1000
+    # Seconds an assurance check may keep failing before the supplier is flagged "check unavailable"
+    # for the lead to decide (a registry down for longer than this never fails the buy).
+    assurance_check_patience_seconds: int = 900
     temporal_ui_url: str = "http://localhost:8233"
     # OCDS: the deployment's registered prefix (each buy's ocid is `<prefix>-<buy id>`) and the name
     # published as the release package's publisher.

@@ -22,6 +22,7 @@ from procurement.models import (
 from procurement.pricing import Tier
 
 RECORD_EVENTS = "record_events"
+BANK_HOLIDAYS = "bank_holidays"
 # Error type of a command refused only because the run is handing over to its successor
 # (continue-as-new): nothing was applied, and the same command succeeds once the next run is up.
 RUN_HANDOVER = "RunHandover"
@@ -34,6 +35,9 @@ class JointBuyInput(BaseModel):
     # A run accepts this many messages before it continues as new (Temporal caps a run at 2,000
     # updates; the server never suggests continue-as-new on message counts, so we count).
     messages_per_run: int = Field(default=1000, ge=10, le=1800)
+    # How long one assurance check may keep failing (its provider down, its answer unreadable)
+    # before it is reported unavailable and the supplier flagged for the lead's decision.
+    check_patience_seconds: int = Field(default=900, ge=5, le=7 * 24 * 3600)
 
 
 class RegisterDemand(BaseModel):
@@ -193,3 +197,11 @@ class CancelLot(BaseModel):
     reason_code: LotCancelReason
     reason: str = Field(min_length=1, max_length=2000)
     actor: str
+
+
+class BankHolidaysRequest(BaseModel):
+    """The bank holidays of `calendar` for `years` years from `first_year`."""
+
+    calendar: str
+    first_year: int
+    years: int = Field(default=3, ge=1, le=10)

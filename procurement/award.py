@@ -16,6 +16,8 @@ from procurement.models import BuyState, Challenge, LotAward, Marks, Stage, Stan
 from procurement.pricing import ContractLine, ScoredTender, contract_line, score
 from procurement.rounds import as_evaluated, committed_quantities, final_bids, forbidden
 from procurement.standstill import (
+    AnyCalendar,
+    RecordedCalendar,
     contracts_from,
     next_working_day,
     resume_standstill,
@@ -133,11 +135,11 @@ def assessment_summaries(lot_id: str, ranked: Sequence[ScoredTender]) -> list[di
 
 def open_standstill(state: BuyState, notice_on: date) -> StandstillState:
     days = state.terms.award.standstill_working_days
-    cal = state.terms.award.calendar
+    cal: AnyCalendar = state.bank_holidays or state.terms.award.calendar
     return StandstillState(
         notice_on=notice_on,
         working_days=days,
-        calendar=cal,
+        calendar=state.terms.award.calendar,
         last_day=standstill_end(notice_on, days, cal),
         contracts_from=contracts_from(notice_on, days, cal),
     )
@@ -155,19 +157,23 @@ def check_challenge(state: BuyState, supplier: str) -> None:
         raise forbidden(f"supplier {supplier} did not bid in this buy and may not challenge its award")
 
 
-def suspend(standstill: StandstillState, today: date) -> StandstillState:
+def suspend(
+    standstill: StandstillState, today: date, recorded: RecordedCalendar | None = None
+) -> StandstillState:
     """The clock stops: remember the working days still to run after today."""
-    left = working_days_left(standstill.last_day, today, standstill.calendar)
+    left = working_days_left(standstill.last_day, today, recorded or standstill.calendar)
     return standstill.model_copy(update={"suspended_on": today, "days_left": left})
 
 
-def resume(standstill: StandstillState, today: date) -> StandstillState:
+def resume(
+    standstill: StandstillState, today: date, recorded: RecordedCalendar | None = None
+) -> StandstillState:
     """A dismissed challenge restarts the clock with the days that were left, counted from the
     working day after the decision: the day of suspension was counted as used, so counting the
     decision day too would count a challenge lodged and dismissed on one day twice, and shorten the
     statutory period. With nothing left, contracts may be entered into from the decision day."""
     left = standstill.days_left or 0
-    cal = standstill.calendar
+    cal: AnyCalendar = recorded or standstill.calendar
     start = next_working_day(today, cal) if left else today
     return standstill.model_copy(
         update={

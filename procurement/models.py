@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from procurement.pricing import PENNY, ContractLine, ScoredTender, Tier
+from procurement.standstill import RecordedCalendar
 
 MAX_QUANTITY = 1_000_000_000
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -342,6 +343,8 @@ class BuyState(BaseModel):
     # lots the coalition left unsuccessful: a re-evaluation settles them again from the full sign-up
     coalition_failed: list[str] = Field(default_factory=list)
     standstill: StandstillState | None = None
+    # The bank holidays the buy decides its standstill with, fetched once (an activity) and kept.
+    bank_holidays: RecordedCalendar | None = None
     challenges: list[Challenge] = Field(default_factory=list)
     questions: list[Question] = Field(default_factory=list)
     contracts: list[ContractLine] = Field(default_factory=list)

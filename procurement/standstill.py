@@ -10,6 +10,10 @@ day d is working day 1 if it is a working day (otherwise the first working day a
 the n-th working day so counted is the last day of standstill. Contracts may be entered into from
 the next working day after that. With n == 0 there is no standstill: it "ends" on day d and
 contracts may be entered into on day d itself.
+
+Bank holidays come from the `holidays` library unless the caller passes a `RecordedCalendar`: the
+holidays a workflow fetched once (through an activity, so its history keeps them) and decides
+every later date with. A new release of the library then changes only buys that fetch it later.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Final, Literal
 # The country class itself, not `holidays.country_holidays`: that one imports the country module on
 # first call, and a workflow (where these rules run) may not import anything after it has loaded.
 from holidays.countries.united_kingdom import UnitedKingdom
+from pydantic import BaseModel, ConfigDict
 
 from procurement.errors import DomainError, ErrorKind
 
@@ -45,6 +50,19 @@ _SUBDIVISIONS: Final[dict[Calendar, str]] = {
     Calendar.NORTHERN_IRELAND: "NIR",
 }
 
+
+class RecordedCalendar(BaseModel):
+    """A calendar's bank holidays for some years, as a workflow recorded them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calendar: Calendar
+    years: tuple[int, ...]
+    holidays: tuple[date, ...]
+
+
+AnyCalendar = Calendar | str | RecordedCalendar
+
 MIN_WORKING_DAYS: Final = 8  # s.51: the minimum standstill above the threshold
 MAX_WORKING_DAYS: Final = 366  # a sanity bound for the counting loops, far above any real period
 
@@ -63,7 +81,9 @@ class StandstillRuleError(DomainError, ValueError):
         super().__init__(ErrorKind.INVALID, message, field=field)
 
 
-def _calendar(calendar: Calendar | str) -> Calendar:
+def _calendar(calendar: AnyCalendar) -> Calendar | RecordedCalendar:
+    if isinstance(calendar, RecordedCalendar):
+        return calendar
     try:
         return Calendar(calendar)
     except ValueError:
@@ -81,12 +101,29 @@ def _bank_holidays(calendar: Calendar, year: int) -> frozenset[date]:
     return frozenset(uk.keys())
 
 
-def is_working_day(d: date, calendar: Calendar | str = Calendar.ENGLAND_AND_WALES) -> bool:
+def bank_holidays(calendar: Calendar | str, years: list[int]) -> RecordedCalendar:
+    """The library's bank holidays of `calendar` in `years`, to be recorded by a workflow."""
+    cal = _calendar(calendar)
+    assert isinstance(cal, Calendar)
+    days = sorted(d for year in years for d in _bank_holidays(cal, year))
+    return RecordedCalendar(calendar=cal, years=tuple(sorted(set(years))), holidays=tuple(days))
+
+
+def _holidays(cal: Calendar | RecordedCalendar, year: int) -> frozenset[date]:
+    if isinstance(cal, RecordedCalendar):
+        if year in cal.years:
+            return frozenset(d for d in cal.holidays if d.year == year)
+        # A year the recording does not cover (a standstill held up for years): the library.
+        return _bank_holidays(cal.calendar, year)
+    return _bank_holidays(cal, year)
+
+
+def is_working_day(d: date, calendar: AnyCalendar = Calendar.ENGLAND_AND_WALES) -> bool:
     """Monday to Friday and not a bank holiday of `calendar`."""
-    return d.weekday() < 5 and d not in _bank_holidays(_calendar(calendar), d.year)
+    return d.weekday() < 5 and d not in _holidays(_calendar(calendar), d.year)
 
 
-def next_working_day(d: date, calendar: Calendar | str = Calendar.ENGLAND_AND_WALES) -> date:
+def next_working_day(d: date, calendar: AnyCalendar = Calendar.ENGLAND_AND_WALES) -> date:
     """The first working day strictly after `d`."""
     cal = _calendar(calendar)
     d += timedelta(days=1)
@@ -104,7 +141,7 @@ def _check_days(working_days: int, field: str) -> None:
 
 
 def standstill_end(
-    notice: date, working_days: int, calendar: Calendar | str = Calendar.ENGLAND_AND_WALES
+    notice: date, working_days: int, calendar: AnyCalendar = Calendar.ENGLAND_AND_WALES
 ) -> date:
     """The last day of a standstill of `working_days` starting with the day of the award notice.
 
@@ -122,7 +159,7 @@ def standstill_end(
 
 
 def contracts_from(
-    notice: date, working_days: int, calendar: Calendar | str = Calendar.ENGLAND_AND_WALES
+    notice: date, working_days: int, calendar: AnyCalendar = Calendar.ENGLAND_AND_WALES
 ) -> date:
     """The first day contracts may be entered into: the working day after standstill ends.
 
@@ -136,7 +173,7 @@ def contracts_from(
 
 
 def working_days_left(
-    end: date, suspended_on: date, calendar: Calendar | str = Calendar.ENGLAND_AND_WALES
+    end: date, suspended_on: date, calendar: AnyCalendar = Calendar.ENGLAND_AND_WALES
 ) -> int:
     """Working days of standstill still to run when a challenge suspends it on `suspended_on`.
 
@@ -154,7 +191,7 @@ def working_days_left(
 
 
 def resume_standstill(
-    resume_on: date, days_left: int, calendar: Calendar | str = Calendar.ENGLAND_AND_WALES
+    resume_on: date, days_left: int, calendar: AnyCalendar = Calendar.ENGLAND_AND_WALES
 ) -> date:
     """The new last day of standstill once a dismissed challenge lets the clock run again.
 
@@ -197,9 +234,12 @@ def check_standstill_days(estimated_value_incl_vat: Decimal, working_days: int, 
 
 __all__ = [
     "MIN_WORKING_DAYS",
+    "AnyCalendar",
     "Calendar",
     "CalendarName",
+    "RecordedCalendar",
     "StandstillRuleError",
+    "bank_holidays",
     "check_standstill_days",
     "contracts_from",
     "is_working_day",

@@ -15,6 +15,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from messages.joint_buy import (
@@ -37,6 +39,11 @@ with workflow.unsafe.imports_passed_through():
 # Buys that reached assurance before the checks existed only waited there: replaying them must not
 # schedule check activities.
 ASSURANCE_PATCH = "supplier-assurance-checks"
+
+# A check that cannot finish (retries exhausted, the buy's patience spent, or an answer that does
+# not validate) flags the supplier for the lead instead of failing the buy. Runs from before it
+# failed the workflow there; replaying them keeps doing so.
+CHECK_UNAVAILABLE_PATCH = "assurance-check-unavailable"
 
 # Suppliers checked at once: 7 activities each, far below the 2,000 pending activities per run.
 BATCH = 50
@@ -128,21 +135,26 @@ class AssuranceStage(StageWindow):
             requirements=self._state.terms.requirements,
             annual_contract_value=self._state.annual_contract_value or Decimal(0),
         )
-        return list(
-            await asyncio.gather(
-                *(
-                    workflow.execute_activity(
-                        name,
-                        inp,
-                        result_type=CheckResult,
-                        summary=f"{name} for {company_number}",
-                        start_to_close_timeout=timeout,
-                        retry_policy=retry,
-                    )
-                    for name, timeout, retry in CHECKS
-                )
+        return list(await asyncio.gather(*(self._one_check(name, inp, t, r) for name, t, r in CHECKS)))
+
+    async def _one_check(
+        self, name: str, inp: CheckSupplier, timeout: timedelta, retry: RetryPolicy
+    ) -> CheckResult:
+        try:
+            result: CheckResult = await workflow.execute_activity(
+                name,
+                inp,
+                result_type=CheckResult,
+                summary=f"{name} for {inp.company_number}",
+                start_to_close_timeout=timeout,
+                schedule_to_close_timeout=timedelta(seconds=self._buy.check_patience_seconds),
+                retry_policy=retry,
             )
-        )
+            return result
+        except ActivityError as err:
+            if not workflow.patched(CHECK_UNAVAILABLE_PATCH):
+                raise
+            return unavailable(name, err)
 
     def _record(self, company_number: str, results: list[CheckResult]) -> None:
         entry = self._state.suppliers[company_number]
@@ -196,6 +208,34 @@ class AssuranceStage(StageWindow):
         if not qualified:
             return Next(Stage.UNSUCCESSFUL, "no supplier qualified")
         return Next(Stage.NEGOTIATION, f"{len(qualified)} suppliers qualified")
+
+
+# What each check consults, as the lead and the supplier read it in the verdict.
+_SOURCES = {
+    CHECK_COMPANY_STATUS: "the company register",
+    CHECK_DEBARMENT: "the debarment list",
+}
+
+
+def unavailable(name: str, err: ActivityError) -> CheckResult:
+    """The verdict of a check that could not finish: flagged, so the lead decides (having checked
+    by other means) or the buy's default applies at the decision deadline. Says what could not be
+    consulted and how, never the internals of the failure (those are in the worker's log)."""
+    source = _SOURCES.get(name, "the supplier's evidence on file")
+    cause = err.cause
+    if isinstance(cause, ActivityTimeoutError):
+        how = "did not answer in time"
+    elif isinstance(cause, ApplicationError) and cause.non_retryable:
+        how = "gave an answer that could not be read"
+    else:
+        how = "could not be reached"
+    workflow.logger.warning("assurance check unavailable", extra={"check": name, "error": str(err.cause)})
+    return CheckResult(
+        check=name.removeprefix("check_"),  # CHECK_* are "check_" + the name
+        passed=False,
+        flagged=True,
+        reason=f"check unavailable: {source} {how}; the lead decides",
+    )
 
 
 def _outcome(checks: list[CheckOutcome]) -> Any:

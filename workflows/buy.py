@@ -31,6 +31,7 @@ class Buy:
     def __init__(self, inp: JointBuyInput) -> None:
         self.state: BuyState = inp.state
         self._messages_per_run = inp.messages_per_run
+        self.check_patience_seconds = inp.check_patience_seconds
         self._handover = Handover(inp.messages_per_run)
         # The aggregate, kept command by command: a receipt costs O(lots), not O(councils).
         self.totals = demand_rules.RunningTotals(self.state)
@@ -121,7 +122,13 @@ class Buy:
         """Continue as new: the next run starts from this state, with a fresh history."""
         await self.drain()
         self.events.stop()
-        workflow.continue_as_new(JointBuyInput(state=self.state, messages_per_run=self._messages_per_run))
+        workflow.continue_as_new(
+            JointBuyInput(
+                state=self.state,
+                messages_per_run=self._messages_per_run,
+                check_patience_seconds=self.check_patience_seconds,
+            )
+        )
 
     async def drain(self) -> None:
         """Before returning or continuing as new: every handler done, every event recorded."""

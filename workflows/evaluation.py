@@ -7,18 +7,27 @@ workflow (deterministic): state lives in `BuyState`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from messages.joint_buy import EnterScores
+    from messages.joint_buy import BANK_HOLIDAYS, BankHolidaysRequest, EnterScores
     from procurement import award as award_rules
     from procurement.models import Marks, Stage, StandstillState
+    from procurement.standstill import RecordedCalendar
     from workflows import coalition
     from workflows.buy import Buy
     from workflows.stage import Next, StageWindow
     from workflows.uk_days import start_of, uk_today, working_day_rules
+
+
+# Standstill dates are decided with bank holidays the history records (an activity asks the
+# `holidays` library once), so a replay decides as the buy did whatever library the worker has.
+# Runs from before decided with the library in the workflow, and keep doing so.
+CALENDAR_PATCH = "recorded-bank-holidays"
+CALENDAR_YEARS = 3  # this year and the next two: standstill, and any challenge holding it up
 
 
 def standstill_data(standstill: StandstillState) -> dict[str, Any]:
@@ -48,6 +57,20 @@ class EvaluationStage(StageWindow):
     """Entered after the last round (or an upheld challenge); ends once every tender is marked."""
 
     stage = Stage.EVALUATION
+
+    async def enter(self) -> None:
+        """Fetch the bank holidays the standstill will be counted with, once per buy."""
+        if self._state.bank_holidays is None and workflow.patched(CALENDAR_PATCH):
+            self._state.bank_holidays = await workflow.execute_activity(
+                BANK_HOLIDAYS,
+                BankHolidaysRequest(
+                    calendar=self._state.terms.award.calendar,
+                    first_year=uk_today().year,
+                    years=CALENDAR_YEARS,
+                ),
+                result_type=RecordedCalendar,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
 
     def enter_scores(self, cmd: EnterScores, marks: Marks) -> int:
         return mark(self._buy, cmd.company_number, cmd.lot_id, marks, cmd.actor)

@@ -188,18 +188,22 @@ class JointBuyWorkflow:
         ),
     )
     async def enter_scores(self, cmd: EnterScores, marks: Marks) -> ScoresReceipt:
-        receipt = await self._buy.receipt(self._evaluation.enter_scores(cmd, marks))
-        still_to_score = len(award_rules.missing_marks(self._buy.state))
+        seq = self._evaluation.enter_scores(cmd, marks)
+        still_to_score = len(award_rules.missing_marks(self._buy.state))  # as this mark left it
+        receipt = await self._buy.receipt(seq)
         return ScoresReceipt(**receipt.model_dump(), still_to_score=still_to_score)
 
     @command(LodgeChallenge, lambda state, cmd: award_rules.check_challenge(state, cmd.company_number))
     async def lodge_challenge(self, cmd: LodgeChallenge, _checked: None) -> ChallengeReceipt:
         challenge = self._standstill.challenge(cmd)
-        receipt = await self._buy.receipt(self._buy.last_seq)
+        # The standstill as this challenge left it, read before awaiting: by the time the event is
+        # recorded the lead may have decided (an upheld decision clears the standstill).
         standstill = self._buy.state.standstill
-        assert standstill is not None, "a suspended buy has a standstill"
+        assert standstill is not None, "the challenge just suspended the standstill"
+        days_left = standstill.days_left or 0
+        receipt = await self._buy.receipt(self._buy.last_seq)
         return ChallengeReceipt(
-            **receipt.model_dump(), challenge_id=challenge.challenge_id, days_left=standstill.days_left or 0
+            **receipt.model_dump(), challenge_id=challenge.challenge_id, days_left=days_left
         )
 
     @command(DecideChallenge, lambda state, cmd: _check_decision(state, cmd))

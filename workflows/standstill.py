@@ -38,7 +38,7 @@ class StandstillStage(StageWindow):
         )
         self._state.challenges.append(challenge)
         with working_day_rules():
-            self._state.standstill = award_rules.suspend(standstill, uk_today())
+            self._state.standstill = award_rules.suspend(standstill, uk_today(), self._state.bank_holidays)
         self._buy.emit(
             "challenge.lodged",
             f"supplier:{cmd.company_number}",
@@ -113,7 +113,9 @@ class SuspendedStage(StageWindow):
         standstill = self._state.standstill
         assert standstill is not None, "a suspended buy has a standstill"
         with working_day_rules():
-            standstill = self._state.standstill = award_rules.resume(standstill, uk_today())
+            standstill = self._state.standstill = award_rules.resume(
+                standstill, uk_today(), self._state.bank_holidays
+            )
         self._buy.emit("standstill.resumed", "system", standstill_data(standstill))
         resumed = enter_standstill(
             standstill, f"challenge {challenge.challenge_id} dismissed; standstill resumes"

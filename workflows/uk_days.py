@@ -25,9 +25,11 @@ def start_of(day: date) -> datetime:
 
 @contextmanager
 def working_day_rules() -> Iterator[None]:
-    """Working-day rules consult the `holidays` library, whose calendars touch `locale` on creation,
-    which the sandbox forbids. They are deterministic for a given library version (bank holidays
-    are data), so they run unrestricted; a changed calendar would move a timer, not reorder commands.
+    """Working-day rules may consult the `holidays` library, whose calendars touch `locale` on
+    creation, which the sandbox forbids; so they run unrestricted. A buy that recorded its bank
+    holidays (`BuyState.bank_holidays`, fetched by an activity) decides with those instead, so only
+    buys from before that consult the library here: a changed library would move their timers
+    without a nondeterminism error, which is why new buys no longer depend on it.
     """
     with workflow.unsafe.sandbox_unrestricted():
         yield

@@ -36,6 +36,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.assurance import AssuranceActivities
+from activities.calendar import fetch_bank_holidays
 from procurement.assurance import DebarmentEntry, SupplierEvidence
 from procurement.models import DemandLine, DomainEvent, SignUpLine, Stage
 from tests.support import new_state, register_search_attributes
@@ -388,7 +389,7 @@ async def record(name: str = "demand_sign_up", into: Path | None = None) -> Path
             env.client,
             task_queue=TASK_QUEUE,
             workflows=[JointBuyWorkflow],
-            activities=[log.record_events, *checks.all()],
+            activities=[log.record_events, *checks.all(), fetch_bank_holidays],
         ):
             history = await drive(env, TASK_QUEUE)
     finally:

@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.calendar import fetch_bank_holidays
 from messages.joint_buy import (
     RECORD_EVENTS,
     RUN_HANDOVER,
@@ -61,6 +62,11 @@ class EventSink:
         return [e.type for e in sorted(self.events, key=lambda e: e.seq)]
 
 
+def worker_activities() -> list[Any]:
+    """The activities the workflow calls besides recording events and checking suppliers."""
+    return [fetch_bank_holidays]
+
+
 @pytest.fixture
 async def sink_worker(time_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[EventSink]:
     sink = EventSink()
@@ -68,7 +74,7 @@ async def sink_worker(time_env: WorkflowEnvironment, task_queue: str) -> AsyncIt
         time_env.client,
         task_queue=task_queue,
         workflows=[JointBuyWorkflow],
-        activities=[sink.record_events],
+        activities=[sink.record_events, *worker_activities()],
     ):
         yield sink
         # A workflow left running would hold back time skipping for the tests after this one.
@@ -83,10 +89,13 @@ async def start_buy(
     task_queue: str,
     state: BuyState,
     messages_per_run: int = 1000,
+    check_patience_seconds: int = 900,
 ) -> WorkflowHandle[JointBuyWorkflow, object]:
     handle = await client.start_workflow(
         JointBuyWorkflow.run,
-        JointBuyInput(state=state, messages_per_run=messages_per_run),
+        JointBuyInput(
+            state=state, messages_per_run=messages_per_run, check_patience_seconds=check_patience_seconds
+        ),
         id=state.buy_id,
         task_queue=task_queue,
         search_attributes=initial_search_attributes(state),

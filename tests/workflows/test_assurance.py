@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -150,10 +151,12 @@ async def _until(handle, predicate, seconds: float = 20.0):
         await asyncio.sleep(0.05)
 
 
-async def _to_assurance(env: WorkflowEnvironment, sink: EventSink, task_queue: str, suppliers: list[str]):
+async def _to_assurance(
+    env: WorkflowEnvironment, sink: EventSink, task_queue: str, suppliers: list[str], patience: int = 900
+):
     now = await env.get_current_time()
     state = new_state(buy_id(), now, requirements={"certifications": ["cyber_essentials"]})
-    handle = await start_buy(sink, env.client, task_queue, state)
+    handle = await start_buy(sink, env.client, task_queue, state, check_patience_seconds=patience)
     for council, qty, price in (("E06000001", 600, "900.00"), ("E06000002", 400, "950.00")):
         line = DemandLine(lot_id="laptops", quantity=qty, baseline_unit_price=Decimal(price))
         await handle.execute_update(
@@ -248,3 +251,55 @@ async def test_no_qualified_supplier_makes_the_buy_unsuccessful(
     handle = await _to_assurance(time_env, sink, task_queue, ["33333333"])
     outcome = await handle.result()
     assert outcome.stage == Stage.UNSUCCESSFUL and outcome.reason == "no supplier qualified"
+
+
+# A check that cannot finish is a verdict the lead can act on, never a failed buy: its provider stays
+# down past the buy's patience (every retry fails), or it gets an answer that no longer validates
+# (non-retryable, e.g. a profile naming a certification the code has since retired).
+
+
+async def test_a_check_that_cannot_finish_flags_the_supplier_for_the_lead(
+    assurance_env: WorkflowEnvironment, task_queue: str, registries: tuple[Registries, EventSink]
+) -> None:
+    time_env = assurance_env
+    reg, sink = registries
+    down, broken, clean = "44444444", "55555555", "66666666"
+    evidence = reg.evidence
+
+    async def retired_certification(company_number: str) -> SupplierEvidence | None:
+        if company_number == broken:  # the profile on file no longer validates
+            raise ValueError("certification 'iso_9001_2008' is no longer recognised")
+        return await evidence(company_number)
+
+    reg.evidence = retired_certification  # type: ignore[method-assign]  # the worker's provider
+    for number in (down, broken, clean):
+        reg.statuses[number] = "active"
+        reg.profiles[number] = profile(int(number[0]))
+    reg.outages[down] = 10**6  # the register never answers for this one
+    # The buy's patience with a failing check: 5 s, so the register's outage outlasts it.
+    handle = await _to_assurance(time_env, sink, task_queue, [down, broken, clean], patience=5)
+    state = await _until(
+        handle, lambda s: all(e.status != "registered" for e in s.suppliers.values()), seconds=120
+    )
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert state.stage == Stage.ASSURANCE
+    assert {c: e.status for c, e in state.suppliers.items()} == {
+        down: "flagged",
+        broken: "flagged",
+        clean: "qualified",
+    }
+    [status_check] = [c for c in state.suppliers[down].checks if c.check == "company_status"]
+    assert status_check.flagged and "unavailable" in status_check.reason
+    assert "company register" in status_check.reason
+    unreadable = [c for c in state.suppliers[broken].checks if c.flagged]
+    assert unreadable and all("unavailable" in c.reason for c in unreadable)
+    assert all("iso_9001" not in c.reason for c in unreadable)  # no internals in the verdict
+
+    for number, exclude in ((down, False), (broken, True)):
+        await handle.execute_update(
+            JointBuyWorkflow.decide_exclusion,
+            DecideExclusion(company_number=number, exclude=exclude, reason="checked by hand", actor="CCS"),
+        )
+    state = await _until(handle, lambda s: s.stage != Stage.ASSURANCE)
+    assert state.stage == Stage.NEGOTIATION
+    assert sorted(c for c, e in state.suppliers.items() if e.status == "qualified") == [down, clean]
