@@ -455,7 +455,11 @@ async def many(s: Stack, report: Report, lead: dict[str, str], parties: list[Any
         )
     agg = (await view(s, lead, buy)).get("aggregate") or {}
     in_aggregate = min((lot.get("signed_up_councils", 0) for lot in agg.values()), default=0)
-    state_bytes = await state_query_bytes(s, buy)
+    try:
+        state_bytes = await state_query_bytes(s, buy)
+    except Exception as err:  # reported, not raised: the figures so far still count
+        report.failures.append(f"many: get_state query failed: {str(err)[:120]}")
+        state_bytes = -1
     await cancel(s, lead, buy)
     ok = registered == committed == in_aggregate == n and twice == 0
     report.add(

@@ -315,7 +315,7 @@ class BuyState(BaseModel):
 
     As JSON (every Temporal payload that carries it: the continue-as-new input, the `get_state`
     query result) the per-council maps are packed: a council's demand line is `[lot index, quantity,
-    baseline in pence, quantity signed up, budget ceiling in pence, sign-up price limit in pence]`,
+    baseline, quantity signed up, budget ceiling, sign-up price limit]` (amounts as strings),
     trailing zeros and nulls left off; a sign-up without demand on its lot (not reachable through the
     rules) `[lot index, quantity, limit]`. A third of the size of the named fields; both are read.
     """
@@ -356,21 +356,24 @@ class BuyState(BaseModel):
         data = handler(self)
         if not (info.mode_is_json() and isinstance(data, dict)):
             return data
+        # Plain dicts and lists only (no models, no Decimal arithmetic): this runs in the workflow
+        # task that continues as new, so it must stay fast for 20,000 lines.
         index = {lot_id: i for i, lot_id in enumerate(self.terms.lot_ids())}
-        demand: dict[str, list[list[int | None]]] = {}
-        signups: dict[str, list[list[int | None]]] = {}
-        for council, lines in self.demand.items():
-            signed = {s.lot_id: s for s in self.signups.get(council, [])}
+        signups_in = data["signups"]
+        demand: dict[str, list[list[Any]]] = {}
+        signups: dict[str, list[list[Any]]] = {}
+        for council, lines in data["demand"].items():
+            signed = {s["lot_id"]: s for s in signups_in.get(council, ())}
             packed = []
             for d in lines:
-                s = signed.pop(d.lot_id, None)
-                line: list[int | None] = [
-                    index[d.lot_id],
-                    d.quantity,
-                    _pence(d.baseline_unit_price),
-                    s.quantity if s else 0,
-                    None if d.budget_ceiling_gbp is None else _pence(d.budget_ceiling_gbp),
-                    None if s is None or s.max_unit_price is None else _pence(s.max_unit_price),
+                s = signed.pop(d["lot_id"], None)
+                line: list[Any] = [
+                    index[d["lot_id"]],
+                    d["quantity"],
+                    d["baseline_unit_price"],
+                    s["quantity"] if s else 0,
+                    d["budget_ceiling_gbp"],
+                    s.get("max_unit_price") if s else None,
                 ]
                 while len(line) > 3 and not line[-1]:
                     line.pop()  # trailing zeros and nulls: not signed up, no ceiling, no limit
@@ -378,8 +381,8 @@ class BuyState(BaseModel):
             demand[council] = packed
             if signed:  # signed up on a lot it registered no demand for: kept on its own
                 signups[council] = [_packed_sign_up(index, s) for s in signed.values()]
-        for council, confirmed in self.signups.items():
-            if council not in self.demand:
+        for council, confirmed in signups_in.items():
+            if council not in data["demand"]:
                 signups[council] = [_packed_sign_up(index, s) for s in confirmed]
         data["demand"], data["signups"] = demand, signups
         return data
@@ -391,49 +394,46 @@ class BuyState(BaseModel):
             return data
         terms = data["terms"]
         lots = terms.lot_ids() if isinstance(terms, BuyTerms) else [lot["id"] for lot in terms["lots"]]
-
-        def at(line: list[Any], i: int) -> Any:
-            return line[i] if len(line) > i else None
-
-        demand: dict[str, list[DemandLine]] = {}
-        signups: dict[str, list[SignUpLine]] = {}
+        # Plain dicts: pydantic builds the models in one pass (building them here is far slower).
+        demand: dict[str, list[dict[str, Any]]] = {}
+        signups: dict[str, list[dict[str, Any]]] = {}
         for council, lines in (data.get("demand") or {}).items():
             demand[council] = [
-                DemandLine(
-                    lot_id=lots[line[0]],
-                    quantity=line[1],
-                    baseline_unit_price=_pounds(line[2]),
-                    budget_ceiling_gbp=None if at(line, 4) is None else _pounds(line[4]),
-                )
+                {
+                    "lot_id": lots[line[0]],
+                    "quantity": line[1],
+                    "baseline_unit_price": line[2],
+                    "budget_ceiling_gbp": line[4] if len(line) > 4 else None,
+                }
                 for line in lines
             ]
             confirmed = [
-                SignUpLine(
-                    lot_id=lots[line[0]],
-                    quantity=line[3],
-                    max_unit_price=None if at(line, 5) is None else _pounds(line[5]),
-                )
+                {
+                    "lot_id": lots[line[0]],
+                    "quantity": line[3],
+                    "max_unit_price": line[5] if len(line) > 5 else None,
+                }
                 for line in lines
-                if at(line, 3)
+                if len(line) > 3 and line[3]
             ]
             if confirmed:
                 signups[council] = confirmed
         for council, lines in (data.get("signups") or {}).items():
             signups.setdefault(council, []).extend(
-                SignUpLine(
-                    lot_id=lots[line[0]],
-                    quantity=line[1],
-                    max_unit_price=None if at(line, 2) is None else _pounds(line[2]),
-                )
+                {
+                    "lot_id": lots[line[0]],
+                    "quantity": line[1],
+                    "max_unit_price": line[2] if len(line) > 2 else None,
+                }
                 for line in lines
             )
         return {**data, "demand": demand, "signups": signups}
 
 
-def _packed_sign_up(index: dict[str, int], s: SignUpLine) -> list[int | None]:
-    line: list[int | None] = [index[s.lot_id], s.quantity]
-    if s.max_unit_price is not None:
-        line.append(_pence(s.max_unit_price))
+def _packed_sign_up(index: dict[str, int], s: dict[str, Any]) -> list[Any]:
+    line: list[Any] = [index[s["lot_id"]], s["quantity"]]
+    if s.get("max_unit_price") is not None:
+        line.append(s["max_unit_price"])
     return line
 
 
