@@ -44,12 +44,11 @@ class Dispatcher:
         self._pool = pool
         self._settings = settings
         self._http = http
+        self._owned: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(IN_FLIGHT)
 
     async def run(self) -> None:
         """Until cancelled: send what is due, then wait a little when nothing was."""
-        owned = self._http is None
-        self._http = self._http or httpx.AsyncClient(follow_redirects=False)
         try:
             while True:
                 try:
@@ -62,8 +61,13 @@ class Dispatcher:
                 if sent == 0:
                     await asyncio.sleep(self._settings.webhook_poll_seconds)
         finally:
-            if owned:
-                await self._http.aclose()
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this dispatcher opened (one it was given stays open)."""
+        if self._owned is not None:
+            await self._owned.aclose()
+            self._owned = None
 
     async def dispatch_once(self) -> int:
         """Claim the deliveries that are due and attempt each once; how many were claimed."""
@@ -137,7 +141,8 @@ class Dispatcher:
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
         """None when the receiver took it (any 2xx), else what went wrong."""
-        assert self._http is not None
+        if self._http is None:
+            self._http = self._owned = httpx.AsyncClient(follow_redirects=False)
         try:
             r = await self._http.post(
                 url, content=body, headers=headers, timeout=self._settings.webhook_timeout_seconds
