@@ -35,7 +35,8 @@ Answer = TypeVar("Answer")
 # A refused update's error type → status: the domain's kinds as everywhere in the API, and the
 # buy that stopped because its events could not be recorded.
 _STATUS = {kind.value: status for kind, status in KIND_STATUS.items()} | {EVENT_LOG_FAILURE: 503}
-# RESOURCE_EXHAUSTED (too many updates in flight, from another API process) is retried this long.
+# A transient refusal (too many updates in flight, from another API process; an aborted update)
+# is retried this long.
 _BACKOFF_ATTEMPTS = 8
 
 
@@ -144,7 +145,12 @@ class BuyGateway:
                     continue
                 raise _refusal(err) from err
             except RPCError as err:
-                if err.status == RPCStatusCode.RESOURCE_EXHAUSTED and attempt + 1 < _BACKOFF_ATTEMPTS:
+                if _transient(err) and attempt + 1 < _BACKOFF_ATTEMPTS:
+                    # Another process's commands fill the buy's in-flight updates, or the server
+                    # dropped its in-flight updates (it reloaded the run): the same update id again.
+                    log.info(
+                        "temporal busy; backing off", buy_id=buy_id, attempt=attempt + 1, error=err.message
+                    )
                     await _backoff(attempt)
                     continue
                 raise _rpc_problem(buy_id, err) from err
@@ -153,6 +159,15 @@ class BuyGateway:
                     503, "the workflow engine did not answer in time; retry", headers={"Retry-After": "1"}
                 ) from err
         raise Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
+
+
+def _transient(err: RPCError) -> bool:
+    """Refused for now, applied nowhere: too many updates in flight across every caller, or an
+    update the server aborted when it reloaded the workflow (UNAVAILABLE "workflow update was
+    aborted"). Sent again under the same update id, Temporal applies it at most once."""
+    if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        return True
+    return err.status == RPCStatusCode.UNAVAILABLE and "update was aborted" in err.message
 
 
 async def _backoff(attempt: int) -> None:

@@ -192,6 +192,11 @@ def test_stack_wiring(tmp_path: Path) -> None:
     assert any(p["target"] == 9464 for p in worker["ports"])
     assert services["jointbuy-api"]["command"][:1] == ["api"]
     assert any(p["target"] == 8000 for p in services["jointbuy-api"]["ports"])
+    # `--scale jointbuy-api=2 --scale jointbuy-worker=2`: each replica takes its own host port from
+    # a range (one fixed host port would refuse the second replica).
+    for name, target in (("jointbuy-api", 8000), ("jointbuy-worker", 9464)):
+        published = [p["published"] for p in services[name]["ports"] if p["target"] == target]
+        assert published and all("-" in str(p) for p in published), (name, published)
     api_check = " ".join(services["jointbuy-api"]["healthcheck"]["test"])
     assert "urllib" in api_check and "/healthz" in api_check
 
