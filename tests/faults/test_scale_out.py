@@ -159,7 +159,14 @@ async def _run(
                 headers = tokens[i] | {"Idempotency-Key": f"scale-out-{buy_id}-{codes[i]}"}
                 async with gate, asyncio.timeout(240):
                     while True:
-                        r = await http.put(f"/v1/joint-buys/{buy_id}/demand", json=body, headers=headers)
+                        sent = time.perf_counter()
+                        try:
+                            r = await http.put(f"/v1/joint-buys/{buy_id}/demand", json=body, headers=headers)
+                        except httpx.TransportError as err:
+                            waited = time.perf_counter() - sent
+                            raise AssertionError(
+                                f"{codes[i]} into {buy_id} via {http.base_url}: {err!r} after {waited:.0f} s"
+                            ) from err
                         seen[str(r.status_code)] += 1
                         if r.status_code == 429:
                             assert r.headers.get("content-type") == "application/problem+json", r.text
