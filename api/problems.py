@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from procurement.errors import DomainError, ErrorKind
@@ -36,6 +37,40 @@ KIND_STATUS = {
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.NOT_FOUND: 404,
 }
+
+
+class ProblemOut(BaseModel):
+    """An error: RFC 9457 problem+json. Extension members (e.g. `required_unit_price` on a bid
+    that does not beat the previous one) may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+_PROBLEM_SCHEMA = ProblemOut.model_json_schema()
+# What a route can answer besides success, by what it does: every route may meet a malformed
+# request (400), an invalid parameter (422), a server fault (500) or an outage (503); then by what
+# it needs and takes.
+ANY = (400, 422, 500, 503)
+AUTH = (401,)  # needs a token
+ROLE = (401, 403)  # needs a token of some role, or a party of the buy
+BUY = (404,)  # names a buy (or another resource) that may not exist
+BODY = (413,)  # takes a body: at most 1 MiB
+COMMAND = (409, 429)  # changes a buy: may conflict with its stage, or find it busy
+
+
+def problems(*groups: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status it may answer with, as problem+json."""
+    statuses = sorted({s for g in (ANY, *groups) for s in g})
+    return {
+        s: {"description": TITLES[s], "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+        for s in statuses
+    }
 
 
 class Problem(Exception):

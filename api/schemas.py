@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
@@ -105,6 +106,8 @@ class CancelRequest(BaseModel):
 
 
 class EventOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     seq: int
     at: datetime
     type: str
@@ -224,3 +227,379 @@ class LotCancelRequest(BaseModel):
     )
     reason_code: LotCancelReason
     reason: Reason
+
+
+# ---- Responses ------------------------------------------------------------------------------
+# What each route answers, by resource. Money is a decimal string in GBP ("949.99"). Fields that
+# only some callers see (a council its own demand, a supplier its bids, the lead the bidding) are
+# optional and left out for everyone else.
+
+
+class Out(BaseModel):
+    """A response body: the documented fields, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+MoneyOut = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["949.99"])]
+
+
+# Joint buys
+
+
+class JointBuySummary(Out):
+    id: str
+    title: str
+    stage: Stage
+    lead: str
+    stage_deadline: datetime | None
+    outcome_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Deadlines(Out):
+    demand_closes_at: datetime
+    sign_up_window: str = Field(examples=["P7D"])
+    current_stage_closes_at: datetime | None
+
+
+class LotOut(Out):
+    id: str
+    title: str
+    unit: str
+    status: str
+    status_reason: str | None
+
+
+class LotAggregateOut(Out):
+    councils: int
+    indicative_quantity: int
+    signed_up_councils: int
+    committed_quantity: int
+
+
+class RoundOut(Out):
+    number: int
+    rounds: int | None
+    closes_at: datetime | None
+    extensions_used: int
+    best_and_final: bool
+    open: bool
+
+
+class StandstillOut(Out):
+    notice_on: date
+    working_days: int | None
+    calendar: str | None
+    last_day: date | None
+    contracts_from: date | None
+    working_days_left: int | None
+
+
+class DemandLineOut(Out):
+    lot_id: str
+    quantity: int
+    baseline_unit_price: Decimal
+    budget_ceiling_gbp: Decimal | None
+    registered_at: datetime
+
+
+class SignUpLineOut(Out):
+    lot_id: str
+    quantity: int
+    confirmed_at: datetime
+
+
+class CouncilPart(Out):
+    """A council's own part in a buy."""
+
+    council: str
+    council_status: str | None
+    demand: list[DemandLineOut]
+    sign_up: list[SignUpLineOut]
+
+
+class TierOut(Out):
+    min_quantity: int
+    unit_price: MoneyOut | None
+
+
+class OwnBid(Out):
+    round: int
+    lot_id: str
+    tiers: list[TierOut]
+    evaluated_unit_price: MoneyOut | None
+    previous_unit_price: MoneyOut | None
+    submitted_at: datetime
+
+
+class OwnRank(Out):
+    round: int
+    lot_id: str
+    rank: int
+    bidders: int
+
+
+class LatestRank(Out):
+    round: int
+    rank: int
+    bidders: int
+
+
+class CouncilStatus(Out):
+    council: str
+    status: str
+    updated_at: datetime
+
+
+class LotBidding(Out):
+    bids: int
+    bidders: int
+    bidders_this_round: int
+
+
+class Tender(Out):
+    company_number: str
+    name: str | None
+    round: int
+    evaluated_unit_price: MoneyOut | None
+    submitted_at: datetime
+
+
+class JointBuyOut(JointBuySummary):
+    """One joint buy as the caller may see it."""
+
+    description: str
+    cpv_code: str
+    deadlines: Deadlines
+    lots: list[LotOut]
+    aggregate: dict[str, LotAggregateOut]
+    round: RoundOut | None
+    standstill: StandstillOut | None
+    terms: dict[str, Any]
+    # a council: its own part
+    council: str | None = None
+    council_status: str | None = None
+    demand: list[DemandLineOut] | None = None
+    sign_up: list[SignUpLineOut] | None = None
+    # a supplier: its own bids and its latest rank per lot
+    bids: list[OwnBid] | None = None
+    ranks: dict[str, LatestRank] | None = None
+    # the lead and operators
+    councils: list[CouncilStatus] | None = None
+    bidding: dict[str, LotBidding] | None = None
+    tenders: dict[str, list[Tender]] | None = None
+
+
+class CouncilAnswer(CouncilPart):
+    """A council's command accepted: its part and the buy's aggregate after it."""
+
+    buy_id: str
+    stage: Stage
+    seq: int
+    aggregate: dict[str, LotAggregateOut]
+
+
+# Councils register
+
+
+class CouncilOut(Out):
+    gss_code: str
+    local_authority_code: str
+    official_name: str
+    nice_name: str
+    nation: str
+    region: str
+    authority_type: str
+    is_current: bool
+
+
+# Negotiation
+
+
+class BidAnswer(Out):
+    buy_id: str
+    seq: int
+    stage: Stage
+    round: int
+    lot_id: str
+    evaluated_unit_price: MoneyOut | None
+    previous_unit_price: MoneyOut | None
+    committed_quantity: int
+    round_closes_at: datetime | None
+    extensions_used: int
+    tiers: list[TierOut]
+
+
+class MyBids(Out):
+    buy_id: str
+    stage: Stage
+    round: RoundOut | None
+    bids: list[OwnBid]
+    ranks: list[OwnRank]
+
+
+class ScoresAnswer(Out):
+    buy_id: str
+    seq: int
+    stage: Stage
+    still_to_score: int
+
+
+# Assurance
+
+
+class CheckOut(Out):
+    check: str
+    passed: bool
+    flagged: bool
+    reason: str
+    checked_at: datetime
+
+
+class SupplierAssurance(Out):
+    company_number: str
+    name: str
+    status: str
+    reason: str | None
+    registered_at: datetime
+    checks: list[CheckOut]
+
+
+class SupplierAnswer(SupplierAssurance):
+    buy_id: str
+    seq: int
+
+
+class AssuranceOut(Out):
+    buy_id: str
+    stage: Stage
+    counts: dict[str, int]
+    suppliers: list[SupplierAssurance]
+
+
+# Award, challenges and contracts
+
+
+class ChallengeOut(Out):
+    challenge_id: str
+    supplier: str
+    grounds: str
+    lodged_at: datetime
+    working_days_left: int | None
+    status: str
+    note: str | None
+    remedy: str | None
+    corrected_scores: list[dict[str, Any]]
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class ChallengeLodged(Out):
+    challenge_id: str
+    buy_id: str
+    seq: int
+    stage: Stage
+    working_days_left: int | None
+
+
+class ChallengeDecided(ChallengeOut):
+    buy_id: str
+    seq: int
+    stage: Stage
+
+
+class ChallengesOut(Out):
+    buy_id: str
+    stage: Stage
+    challenges: list[ChallengeOut]
+
+
+class AssessmentSummaryOut(Out):
+    company_number: str
+    rank: int
+    tenders: int
+    successful: bool
+    own: dict[str, Any]
+    winning: dict[str, Any]
+    recorded_at: datetime
+
+
+class Winner(Out):
+    company_number: str
+    name: str
+
+
+class LotAward(Out):
+    lot_id: str
+    status: str
+    winner: Winner | None
+    unit_price: MoneyOut | None = None
+    committed_quantity: int | None = None
+    total_value: MoneyOut | None = None
+    total_score: str | None = None
+    tenders: int | None = None
+    assessment_summaries: list[AssessmentSummaryOut]
+
+
+class AwardOut(Out):
+    buy_id: str
+    stage: Stage
+    notice_published_at: datetime | None
+    standstill: StandstillOut | None
+    lots: list[LotAward]
+
+
+class ContractOut(Out):
+    """One council's contract for one lot; a supplier sees no baseline or saving."""
+
+    council: str
+    council_name: str
+    lot: str
+    supplier: str
+    supplier_name: str
+    quantity: int
+    unit_price: MoneyOut | None
+    total: MoneyOut | None
+    baseline_unit_price: MoneyOut | None = None
+    baseline_total: MoneyOut | None = None
+    saving: MoneyOut | None = None
+    standalone_unit_price: MoneyOut | None = None
+    aggregation_dividend: MoneyOut | None = None
+    created_at: datetime
+
+
+class ContractTotals(Out):
+    contracts: int
+    quantity: int
+    total: MoneyOut | None = None
+    baseline_total: MoneyOut | None = None
+    saving: MoneyOut | None = None
+    aggregation_dividend: MoneyOut | None = None
+
+
+class ContractsOut(Out):
+    buy_id: str
+    stage: Stage
+    contracts: list[ContractOut]
+    totals: ContractTotals
+
+
+# Operations
+
+
+class Health(Out):
+    status: Literal["ok"]
+
+
+class Readiness(Out):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]
+
+
+def answer(model: type[BaseModel], body: Any) -> dict[str, Any]:
+    """A command's answer checked against its declared model (an idempotent answer is stored and
+    replayed as plain JSON, so it is checked here, once): what the model leaves out is not sent."""
+    out: dict[str, Any] = model.model_validate(body).model_dump(mode="json", exclude_unset=True)
+    return out

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Request, Response
 from api.deps import AdminCaller, Pool
 from api.idempotency import idempotent_in_db
 from api.keys import issue_key
-from api.problems import Problem
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
 from api.schemas import ApiKeyCreate, ApiKeyCreated
 from db.keys import revoke_key
 
 router = APIRouter(prefix="/v1/api-keys", tags=["identity"])
 
 
-@router.post("", status_code=201, response_model=ApiKeyCreated)
+@router.post("", status_code=201, response_model=ApiKeyCreated, responses=problems(ROLE, BODY, COMMAND))
 async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, caller: AdminCaller) -> Response:
     """Issue a token for one principal; the token is shown only in this answer."""
 
@@ -33,7 +33,7 @@ async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, calle
     return await idempotent_in_db(request, pool, caller, apply)
 
 
-@router.delete("/{key_id}", status_code=204)
+@router.delete("/{key_id}", status_code=204, response_class=Response, responses=problems(ROLE, BUY))
 async def revoke_api_key(key_id: str, pool: Pool, caller: AdminCaller) -> Response:
     """Revoke a token; it stops working at once."""
     async with pool.acquire() as conn:

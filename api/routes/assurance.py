@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import Role
 from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
-from api.problems import Problem
-from api.schemas import CompanyNumber, Reason
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
+from api.schemas import AssuranceOut, CompanyNumber, Reason, SupplierAnswer, answer
 from api.views import assurance_view, buy_scope, can_see_everything, load_buy, shown_rows, snapshot
 from db.registry import find_company, find_profile
 from messages.joint_buy import DecideExclusion, RegisterSupplier
@@ -39,7 +39,9 @@ async def _supplier_name(conn: Any, company_number: str) -> str:
     return company_number
 
 
-@router.post("/suppliers", status_code=201)
+@router.post(
+    "/suppliers", status_code=201, response_model=SupplierAnswer, responses=problems(ROLE, BUY, BODY, COMMAND)
+)
 async def register_interest(
     buy_id: str, request: Request, pool: Pool, gateway: Gateway, caller: SupplierCaller
 ) -> Response:
@@ -54,12 +56,12 @@ async def register_interest(
         receipt = await gateway.update(buy_id, JointBuyWorkflow.register_supplier, cmd)
         async with snapshot(pool) as conn:
             mine = await assurance_view(conn, buy_id, company)
-        return 201, {"buy_id": buy_id, "seq": receipt.seq, **mine[0]}
+        return 201, answer(SupplierAnswer, {"buy_id": buy_id, "seq": receipt.seq, **mine[0]})
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.get("/assurance")
+@router.get("/assurance", response_model=AssuranceOut, responses=problems(ROLE, BUY))
 async def get_assurance(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """Assurance results: the lead sees every supplier's checks, a supplier only its own."""
     async with snapshot(pool) as conn:
@@ -78,7 +80,11 @@ async def get_assurance(buy_id: str, pool: Pool, caller: Caller) -> dict[str, An
     return {"buy_id": buy_id, "stage": row["stage"], "counts": counts, "suppliers": suppliers}
 
 
-@router.post("/exclusions/{company_number}")
+@router.post(
+    "/exclusions/{company_number}",
+    response_model=SupplierAnswer,
+    responses=problems(ROLE, BUY, BODY, COMMAND),
+)
 async def decide_exclusion(
     buy_id: str,
     company_number: CompanyNumber,
@@ -99,6 +105,6 @@ async def decide_exclusion(
         receipt = await gateway.update(buy_id, JointBuyWorkflow.decide_exclusion, cmd)
         async with snapshot(pool) as conn:
             view = await assurance_view(conn, buy_id, company_number)
-        return 200, {"buy_id": buy_id, "seq": receipt.seq, **view[0]}
+        return 200, answer(SupplierAnswer, {"buy_id": buy_id, "seq": receipt.seq, **view[0]})
 
     return await idempotent(request, pool, caller, produce)

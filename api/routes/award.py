@@ -11,8 +11,17 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
-from api.problems import Problem
-from api.schemas import ChallengeDecision, ChallengeLodge
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
+from api.schemas import (
+    AwardOut,
+    ChallengeDecided,
+    ChallengeDecision,
+    ChallengeLodge,
+    ChallengeLodged,
+    ChallengesOut,
+    ContractsOut,
+    answer,
+)
 from api.views import buy_scope, can_see_everything, load_buy, money, shown_rows, snapshot, standstill_view
 from db import award as award_queries
 from db import coalition as coalition_q
@@ -42,7 +51,12 @@ def _challenge(r: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/challenges", status_code=201)
+@router.post(
+    "/challenges",
+    status_code=201,
+    response_model=ChallengeLodged,
+    responses=problems(ROLE, BUY, BODY, COMMAND),
+)
 async def lodge_challenge(
     buy_id: str, body: ChallengeLodge, request: Request, pool: Pool, gateway: Gateway, caller: SupplierCaller
 ) -> Response:
@@ -53,18 +67,23 @@ async def lodge_challenge(
     async def produce() -> tuple[int, Any]:
         cmd = LodgeChallenge(company_number=caller.organisation_id, grounds=body.grounds)
         receipt = await gateway.update(buy_id, JointBuyWorkflow.lodge_challenge, cmd)
-        return 201, {
+        out = {
             "challenge_id": receipt.challenge_id,
             "buy_id": buy_id,
             "seq": receipt.seq,
             "stage": receipt.stage.value,
             "working_days_left": receipt.days_left,
         }
+        return 201, answer(ChallengeLodged, out)
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.post("/challenges/{challenge_id}/decision")
+@router.post(
+    "/challenges/{challenge_id}/decision",
+    response_model=ChallengeDecided,
+    responses=problems(ROLE, BUY, BODY, COMMAND),
+)
 async def decide_challenge(
     buy_id: str,
     challenge_id: ChallengeId,
@@ -83,12 +102,13 @@ async def decide_challenge(
         receipt = await gateway.update(buy_id, JointBuyWorkflow.decide_challenge, cmd)
         async with snapshot(pool) as conn:
             rows = await award_queries.challenges(conn, buy_id=buy_id, challenge_id=challenge_id)
-        return 200, {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _challenge(rows[0])
+        out = {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _challenge(rows[0])
+        return 200, answer(ChallengeDecided, out)
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.get("/challenges")
+@router.get("/challenges", response_model=ChallengesOut, responses=problems(ROLE, BUY))
 async def list_challenges(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """Challenges: the lead and operators see all, a supplier its own."""
     async with snapshot(pool) as conn:
@@ -184,7 +204,12 @@ def _lot_status(stage: str) -> str:
     return {"awarded": "awarded", "cancelled": "cancelled"}.get(stage, "notified")
 
 
-@router.get("/award")
+@router.get(
+    "/award",
+    response_model=AwardOut,
+    response_model_exclude_unset=True,
+    responses=problems(ROLE, BUY, (409,)),  # 409 before the award notice
+)
 async def get_award(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """The award per lot: winner, unit price, total value and the assessment summaries (409 before).
     A buy the stable coalition left unsuccessful has no notice, but shows how its lots settled."""
@@ -258,7 +283,12 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@router.get("/contracts")
+@router.get(
+    "/contracts",
+    response_model=ContractsOut,
+    response_model_exclude_unset=True,
+    responses=problems(ROLE, BUY),
+)
 async def get_contracts(
     buy_id: str,
     pool: Pool,

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import AdminCaller, Caller, Pool
-from api.problems import Problem
-from api.schemas import ImportCounts
+from api.problems import AUTH, BODY, ROLE, Problem, problems
+from api.schemas import CouncilOut, ImportCounts
 from db.councils import list_councils, upsert_councils
 from procurement.councils import parse_local_authorities
 
@@ -19,6 +19,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 @router.post(
     "/import",
     response_model=ImportCounts,
+    responses=problems(ROLE, BODY, (415,)),
     openapi_extra={
         "requestBody": {
             "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -46,7 +47,7 @@ async def import_councils(
     return ImportCounts(read=len(councils), inserted=inserted, updated=updated)
 
 
-@router.get("")
+@router.get("", response_model=list[CouncilOut], responses=problems(AUTH))
 async def get_councils(
     pool: Pool,
     caller: Caller,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from api.auth import Principal
 from api.deps import CouncilCaller, Gateway, Pool
 from api.idempotency import idempotent
-from api.problems import Problem
-from api.schemas import DemandRegistration, SignUpRequest
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
+from api.schemas import CouncilAnswer, DemandRegistration, SignUpRequest, answer
 from api.views import council_view, load_buy, snapshot
 from db.councils import find_current_council
 from messages.joint_buy import RegisterDemand, SignUp, WithdrawDemand
@@ -35,16 +35,17 @@ async def _council_answer(pool: Any, buy_id: str, council: str, receipt: Any) ->
     # The aggregate is the workflow's own, as the command left it (its receipt): summing every
     # council's lines again in PostgreSQL would make each command cost O(councils).
     async with snapshot(pool) as conn:
-        return {
+        body = {
             "buy_id": buy_id,
             "stage": receipt.stage.value,
             "seq": receipt.seq,
             **await council_view(conn, buy_id, council),
             "aggregate": {lot_id: agg.model_dump() for lot_id, agg in receipt.aggregate.items()},
         }
+    return answer(CouncilAnswer, body)
 
 
-@router.put("/demand")
+@router.put("/demand", response_model=CouncilAnswer, responses=problems(ROLE, BUY, BODY, COMMAND))
 async def register_demand(
     buy_id: str,
     body: DemandRegistration,
@@ -64,7 +65,7 @@ async def register_demand(
     return await idempotent(request, pool, caller, produce)
 
 
-@router.delete("/demand")
+@router.delete("/demand", response_model=CouncilAnswer, responses=problems(ROLE, BUY, BODY, COMMAND))
 async def withdraw_demand(
     buy_id: str, request: Request, pool: Pool, gateway: Gateway, caller: CouncilCaller
 ) -> Response:
@@ -79,7 +80,9 @@ async def withdraw_demand(
     return await idempotent(request, pool, caller, produce)
 
 
-@router.post("/sign-up", status_code=201)
+@router.post(
+    "/sign-up", status_code=201, response_model=CouncilAnswer, responses=problems(ROLE, BUY, BODY, COMMAND)
+)
 async def sign_up(
     buy_id: str,
     body: SignUpRequest,

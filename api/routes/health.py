@@ -9,17 +9,23 @@ from fastapi.responses import JSONResponse, Response
 
 from api import metrics as exposition
 from api.deps import Gateway, Pool
+from api.problems import problems
+from api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health, responses=problems())
 async def healthz() -> dict[str, str]:
     """The API process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "PostgreSQL or Temporal does not answer"}},
+)
 async def readyz(pool: Pool, gateway: Gateway) -> JSONResponse:
     """Ready when PostgreSQL and Temporal both answer."""
     checks: dict[str, str] = {}
@@ -43,7 +49,7 @@ async def readyz(pool: Pool, gateway: Gateway) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=problems())
 async def metrics(pool: Pool) -> Response:
     """Prometheus metrics: requests, latency, buys by stage, webhook deliveries."""
     body, content_type = await exposition.render(pool)

@@ -11,7 +11,16 @@ from fastapi import APIRouter, Query, Request, Response
 from api.auth import Principal, Role
 from api.deps import Caller, Gateway, LeadCaller, Pool
 from api.idempotency import command_id, idempotent
-from api.schemas import CancelRequest, CloseStageRequest, EventOut, JointBuyCreate
+from api.problems import AUTH, BODY, BUY, COMMAND, ROLE, problems
+from api.schemas import (
+    CancelRequest,
+    CloseStageRequest,
+    EventOut,
+    JointBuyCreate,
+    JointBuyOut,
+    JointBuySummary,
+    answer,
+)
 from api.views import buy_scope, buy_view, load_buy, shown_events, snapshot, summary
 from db.buys import list_buys
 from db.events import fetch_events
@@ -29,7 +38,7 @@ async def current_view(pool: Any, buy_id: str, principal: Principal) -> dict[str
         return await buy_view(conn, row, principal)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=JointBuyOut, responses=problems(ROLE, BODY, COMMAND))
 async def create_joint_buy(
     body: JointBuyCreate, request: Request, pool: Pool, gateway: Gateway, caller: LeadCaller
 ) -> Response:
@@ -44,12 +53,12 @@ async def create_joint_buy(
         buy_id = f"jb-{derived[:12]}" if derived else f"jb-{secrets.token_hex(6)}"
         state = BuyState(buy_id=buy_id, lead=caller.organisation_id, terms=terms)
         await gateway.start(state)
-        return 201, await current_view(pool, state.buy_id, caller)
+        return 201, answer(JointBuyOut, await current_view(pool, state.buy_id, caller))
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.get("")
+@router.get("", response_model=list[JointBuySummary], responses=problems(AUTH))
 async def list_joint_buys(
     pool: Pool,
     caller: Caller,
@@ -66,13 +75,17 @@ async def list_joint_buys(
     return [summary(r) for r in rows]
 
 
-@router.get("/{buy_id}")
+@router.get(
+    "/{buy_id}", response_model=JointBuyOut, response_model_exclude_unset=True, responses=problems(ROLE, BUY)
+)
 async def get_joint_buy(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """One joint buy, shaped by the caller's role."""
     return await current_view(pool, buy_id, caller)
 
 
-@router.post("/{buy_id}/close-stage")
+@router.post(
+    "/{buy_id}/close-stage", response_model=JointBuyOut, responses=problems(ROLE, BUY, BODY, COMMAND)
+)
 async def close_stage(
     buy_id: str,
     body: CloseStageRequest,
@@ -87,12 +100,12 @@ async def close_stage(
     async def produce() -> tuple[int, Any]:
         cmd = CloseStage(stage=body.stage, actor=caller.actor)
         await gateway.update(buy_id, JointBuyWorkflow.close_stage, cmd)
-        return 200, await current_view(pool, buy_id, caller)
+        return 200, answer(JointBuyOut, await current_view(pool, buy_id, caller))
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.post("/{buy_id}/cancel")
+@router.post("/{buy_id}/cancel", response_model=JointBuyOut, responses=problems(ROLE, BUY, BODY, COMMAND))
 async def cancel_joint_buy(
     buy_id: str,
     body: CancelRequest,
@@ -107,12 +120,12 @@ async def cancel_joint_buy(
     async def produce() -> tuple[int, Any]:
         cmd = Cancel(reason=body.reason, actor=caller.actor)
         await gateway.update(buy_id, JointBuyWorkflow.cancel, cmd)
-        return 200, await current_view(pool, buy_id, caller)
+        return 200, answer(JointBuyOut, await current_view(pool, buy_id, caller))
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.get("/{buy_id}/events", response_model=list[EventOut])
+@router.get("/{buy_id}/events", response_model=list[EventOut], responses=problems(ROLE, BUY))
 async def get_events(
     buy_id: str,
     pool: Pool,

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Request
 
 from api.deps import AppSettings, Pool
 from api.ocds import SOURCE_EVENTS, build_package, build_releases, ocid_for
-from api.problems import Problem
+from api.problems import BUY, Problem, problems
 from db import ocds as ocds_queries
 from procurement.visibility import BuyScope, published
 
 router = APIRouter(prefix="/v1/joint-buys", tags=["transparency"])
 
 
-@router.get("/{buy_id}/ocds")
+@router.get("/{buy_id}/ocds", responses=problems(BUY))
 async def get_ocds(buy_id: str, request: Request, pool: Pool, settings: AppSettings) -> dict[str, Any]:
     """The buy's OCDS release package: one release per publication point; public, no token."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Principal, Role
 from api.deps import AdminCaller, Pool, require
 from api.idempotency import idempotent_in_db
-from api.problems import Problem
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
 from api.schemas import CompanyNumber
 from db.registry import delete_debarment, find_company, find_debarment, upsert_company, upsert_debarment
 
@@ -65,7 +65,7 @@ class DebarmentOut(BaseModel):
     added_at: datetime
 
 
-@router.put("/companies/{company_number}", response_model=CompanyOut)
+@router.put("/companies/{company_number}", response_model=CompanyOut, responses=problems(ROLE, BODY, COMMAND))
 async def put_company(
     company_number: CompanyNumber, body: CompanyRecord, request: Request, pool: Pool, caller: AdminCaller
 ) -> Response:
@@ -78,7 +78,7 @@ async def put_company(
     return await idempotent_in_db(request, pool, caller, apply)
 
 
-@router.get("/companies/{company_number}", response_model=CompanyOut)
+@router.get("/companies/{company_number}", response_model=CompanyOut, responses=problems(ROLE, BUY))
 async def get_company(company_number: CompanyNumber, pool: Pool, caller: RegistryReader) -> CompanyOut:
     """A company's name and status on the register."""
     async with pool.acquire() as conn:
@@ -88,7 +88,9 @@ async def get_company(company_number: CompanyNumber, pool: Pool, caller: Registr
     return CompanyOut(**dict(row))
 
 
-@router.put("/debarments/{company_number}", response_model=DebarmentOut)
+@router.put(
+    "/debarments/{company_number}", response_model=DebarmentOut, responses=problems(ROLE, BODY, COMMAND)
+)
 async def put_debarment(
     company_number: CompanyNumber, body: DebarmentRecord, request: Request, pool: Pool, caller: AdminCaller
 ) -> Response:
@@ -103,7 +105,12 @@ async def put_debarment(
     return await idempotent_in_db(request, pool, caller, apply)
 
 
-@router.delete("/debarments/{company_number}", status_code=204)
+@router.delete(
+    "/debarments/{company_number}",
+    status_code=204,
+    response_class=Response,
+    responses=problems(ROLE, BUY, BODY, COMMAND),
+)
 async def remove_debarment(
     company_number: CompanyNumber, request: Request, pool: Pool, caller: AdminCaller
 ) -> Response:
@@ -117,7 +124,7 @@ async def remove_debarment(
     return await idempotent_in_db(request, pool, caller, apply)
 
 
-@router.get("/debarments/{company_number}", response_model=DebarmentOut)
+@router.get("/debarments/{company_number}", response_model=DebarmentOut, responses=problems(ROLE, BUY))
 async def get_debarment(company_number: CompanyNumber, pool: Pool, caller: RegistryReader) -> DebarmentOut:
     """A company's entry on the debarment list."""
     async with pool.acquire() as conn:

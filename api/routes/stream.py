@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import Principal
 from api.deps import AppSettings, Caller, Pool
-from api.problems import Problem
+from api.problems import BUY, ROLE, Problem, problems
 from api.schemas import EventOut
 from api.views import buy_scope, load_buy, snapshot
 from db.events import fetch_events
@@ -37,7 +37,18 @@ def _resume_from(last_event_id: str | None, after: int) -> int:
     return max(after, int(value))
 
 
-@router.get("/{buy_id}/events/stream", response_class=EventSourceResponse)
+@router.get(
+    "/{buy_id}/events/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "one SSE event per audit-log event: `id` its seq, `event` its type, "
+            "`data` the event as `GET /events` shows it",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problems(ROLE, BUY),
+    },
+)
 async def stream_events(
     buy_id: str,
     pool: Pool,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.auth import Principal, Role
 from api.deps import Caller, Pool
 from api.idempotency import idempotent_in_db
-from api.problems import Problem
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
 from api.schemas import CompanyNumber
 from db.registry import find_profile, upsert_profile
 from procurement.assurance import KNOWN_CERTIFICATIONS, Money, unknown_certifications
@@ -100,7 +100,9 @@ def _out(row: Any) -> SupplierProfileOut:
     return SupplierProfileOut(**{name: row[name] for name in SupplierProfileOut.model_fields})
 
 
-@router.put("/{company_number}/profile", response_model=SupplierProfileOut)
+@router.put(
+    "/{company_number}/profile", response_model=SupplierProfileOut, responses=problems(ROLE, BODY, COMMAND)
+)
 async def put_profile(
     company_number: CompanyNumber, body: SupplierProfile, request: Request, pool: Pool, caller: ProfileWriter
 ) -> Response:
@@ -122,7 +124,7 @@ async def put_profile(
     return await idempotent_in_db(request, pool, caller, apply)
 
 
-@router.get("/{company_number}/profile", response_model=SupplierProfileOut)
+@router.get("/{company_number}/profile", response_model=SupplierProfileOut, responses=problems(ROLE, BUY))
 async def get_profile(company_number: CompanyNumber, pool: Pool, caller: ProfileReader) -> SupplierProfileOut:
     """A supplier's assurance evidence on file."""
     async with pool.acquire() as conn:

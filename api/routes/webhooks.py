@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AppSettings, Caller, Pool
 from api.idempotency import idempotent
-from api.problems import Problem
+from api.problems import AUTH, BODY, BUY, COMMAND, ROLE, Problem, problems
 from api.views import snapshot
 from api.webhooks import check_event_types, check_url, may_see_buy, new_secret, new_webhook_id
 from db import buys as buys_q
@@ -55,7 +55,7 @@ def _out(row: Any) -> dict[str, Any]:
     return {k: row[k] for k in ("webhook_id", "url", "event_types", "buy_id", "created_at")}
 
 
-@router.post("", status_code=201, response_model=WebhookCreated)
+@router.post("", status_code=201, response_model=WebhookCreated, responses=problems(ROLE, BUY, BODY, COMMAND))
 async def create_webhook(
     body: WebhookCreate, request: Request, pool: Pool, caller: Caller, settings: AppSettings
 ) -> Response:
@@ -88,7 +88,7 @@ async def create_webhook(
     return await idempotent(request, pool, caller, produce)
 
 
-@router.get("", response_model=list[WebhookOut])
+@router.get("", response_model=list[WebhookOut], responses=problems(AUTH))
 async def list_webhooks(pool: Pool, caller: Caller) -> list[dict[str, Any]]:
     """This organisation's subscriptions (in the caller's role), without their secrets."""
     async with pool.acquire() as conn:
@@ -96,7 +96,7 @@ async def list_webhooks(pool: Pool, caller: Caller) -> list[dict[str, Any]]:
     return [_out(r) for r in rows]
 
 
-@router.delete("/{webhook_id}", status_code=204)
+@router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=problems(AUTH, BUY))
 async def delete_webhook(pool: Pool, caller: Caller, webhook_id: str = WebhookId) -> Response:
     """Stop a subscription; deliveries still queued for it are dropped."""
     async with pool.acquire() as conn:
