@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test test-faults record-histories lint typecheck bench bench-quick bench-burst bench-bids migrate clean
+.PHONY: demo dev test test-faults record-histories fuzz lint typecheck bench bench-quick bench-burst bench-bids migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test-faults: $(STAMP)
 RELEASE ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)-$(shell git rev-parse --short HEAD)
 record-histories: $(STAMP)
 	$(BIN)/python -m tests.histories.record --release $(RELEASE)
+
+# schemathesis against /openapi.json as a lead, a council and a supplier; bounded (FUZZ_MAX_EXAMPLES
+# per operation, FUZZ_MAX_TIME seconds per caller).
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
