@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 
 from api import metrics
 from api.gateway import BuyGateway
@@ -21,6 +22,7 @@ from api.routes import (
     assurance,
     award,
     bids,
+    codec,
     councils,
     demand,
     health,
@@ -84,6 +86,15 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     install_problem_handlers(app)
     app.middleware("http")(metrics.middleware)
     app.middleware("http")(_bind_request)
+    if settings.codec_ui_origins:
+        # The Temporal Web UI calls the codec from the browser (development: `jointbuy dev`).
+        origins = [o.strip().rstrip("/") for o in settings.codec_ui_origins.split(",") if o.strip()]
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["authorization", "content-type", "x-namespace"],
+        )
     app.add_middleware(NulGuard)  # added last, so it runs first
     for module in (
         health,
@@ -100,6 +111,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
         ocds,
         stream,
         webhooks,
+        codec,
     ):
         app.include_router(module.router)
     return app

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     # http://collector:4318/v1/traces; empty: no tracing at all.
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "jointbuy"
+    # Keys that encrypt every payload in Temporal's history (AES-256-GCM): `id:base64key`, comma
+    # separated, newest first. New payloads use the first; every listed key still decodes, so a key
+    # rotates by putting a new one in front. `jointbuy dev` generates one and keeps it in its data
+    # folder. Empty: payloads are stored in plain text (the API and worker warn at start).
+    jointbuy_payload_keys: str = ""
+    # Origins of a Temporal Web UI allowed to call `/v1/codec/*` from the browser without a token,
+    # from this machine only (`jointbuy dev` sets its own UI); elsewhere an operator token is needed.
+    codec_ui_origins: str = ""
     # Webhooks: subscribers' URLs are https; plain http only to a loopback address, in development.
     webhook_allow_loopback_http: bool = False
     # The API process runs the dispatcher that sends the webhook outbox (off: another process does).

@@ -22,6 +22,7 @@ from types import TracebackType
 
 import httpx
 
+from core.codec import new_key
 from db.migrate import migrate_dsn
 from jointbuy.pg import EmbeddedPostgres
 from workflows.search import SEARCH_ATTRIBUTES
@@ -43,6 +44,7 @@ class DevStack:
     quiet: bool = False
     _procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     _pg: EmbeddedPostgres | None = None
+    payload_keys: str = ""
 
     @property
     def api_url(self) -> str:
@@ -65,6 +67,7 @@ class DevStack:
             if port and port_in_use(port):
                 raise SystemExit(f"port {port} is already in use: is a dev stack running already?")
         self.admin_token = self.admin_token or _stored_token(self.data_dir)
+        self.payload_keys = _stored_payload_keys(self.data_dir)
         self._start_temporal()
         self._start_postgres()
         self._log("migrating", applied=_run_async(migrate_dsn(self.database_url)))
@@ -143,6 +146,8 @@ class DevStack:
             "--ui-port", str(self.ui_port),
             "--db-filename", str(self.data_dir / "temporal.db"),
             "--log-level", "warn",
+            # The Web UI decodes payloads through the API's codec (`/v1/codec/decode`).
+            "--ui-codec-endpoint", f"{self.api_url}/v1/codec",
         ]  # fmt: skip
         for name, kind in SEARCH_ATTRIBUTES.items():
             cmd += ["--search-attribute", f"{name}={kind}"]
@@ -163,7 +168,10 @@ class DevStack:
             TEMPORAL_ADDRESS=self.temporal_address,
             TASK_QUEUE=self.task_queue,
             JOINTBUY_ADMIN_TOKEN=self.admin_token,
+            JOINTBUY_PAYLOAD_KEYS=self.payload_keys,
             TEMPORAL_UI_URL=self.ui_url,
+            # This stack's Web UI may call the codec from a browser on this machine.
+            CODEC_UI_ORIGINS=f"{self.ui_url},http://localhost:{self.ui_port}",
         )
         # Development: webhook receivers may be plain http on this machine.
         env.setdefault("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
@@ -205,6 +213,21 @@ def _stored_token(data_dir: Path) -> str:
     path.write_text(token)
     path.chmod(0o600)
     return token
+
+
+def _stored_payload_keys(data_dir: Path) -> str:
+    """The payload keys: JOINTBUY_PAYLOAD_KEYS when set, else one key generated once and kept (0600)
+    in the data folder, so the history of earlier runs still decodes."""
+    from_env = os.environ.get("JOINTBUY_PAYLOAD_KEYS", "")
+    if from_env:
+        return from_env
+    path = data_dir / "payload_keys"
+    if path.exists():
+        return path.read_text().strip()
+    keys = new_key()
+    path.write_text(keys)
+    path.chmod(0o600)
+    return keys
 
 
 def running_stack(data_dir: Path) -> dict[str, str] | None:

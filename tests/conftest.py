@@ -13,13 +13,12 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import migrate_dsn
 from db.pool import create_pool
 from jointbuy.pg import EmbeddedPostgres
-from tests.support import register_search_attributes, search_attribute_keys
+from tests.support import CONVERTER, register_search_attributes, search_attribute_keys
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,7 +70,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping test server: a 14-day window passes in well under a second."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         test_server_existing_path=temporal_test_server_path(),
     )
     await register_search_attributes(env.client)
@@ -83,7 +82,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (the same binary `jointbuy dev` runs)."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         dev_server_existing_path=_binary("temporal"),
         search_attributes=search_attribute_keys(),
     )

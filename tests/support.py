@@ -1,4 +1,4 @@
-"""Helpers shared by tests: buy terms, search-attribute registration."""
+"""Helpers shared by tests: buy terms, search-attribute registration, the payload codec."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
+from core.codec import data_converter
 from procurement.models import BuyState, BuyTerms
 from workflows.search import SEARCH_ATTRIBUTES
 from workflows.search import search_attribute_keys as keys
+
+# Test payload keys, newest first: every test client, worker and Replayer encrypts as production
+# does (the older key is there so decoding with any listed key is exercised).
+PAYLOAD_KEYS = (
+    "test-2:am9pbnQtYnV5LXRlc3QtcGF5bG9hZC1rZXktbmV3ISE=,test-1:am9pbnQtYnV5LXRlc3QtcGF5bG9hZC1rZXktb2xkISE="
+)
+CONVERTER = data_converter(PAYLOAD_KEYS)
 
 _TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

@@ -238,6 +238,8 @@ ROWS = [
     ),
     Row("GET", "/v1/webhooks", everyone(200)),
     Row("DELETE", "/v1/webhooks/wh_0000000000000000", everyone(404)),
+    Row("POST", "/v1/codec/decode", cells({"admin": 200, "operator": 200}), body={"payloads": []}),
+    Row("POST", "/v1/codec/encode", cells({"admin": 200, "operator": 200}), body={"payloads": []}),
     Row("POST", "{buy}/cancel", cells({"lead": 200}), body={"reason": "matrix done"}),
 ]
 # The event stream of a live buy stays open: its refusals are in the matrix, its 200 in the SSE tests.

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.settings import Settings
+from tests.support import PAYLOAD_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTER = REPO / "jointbuy" / "data" / "uk_local_authorities.csv"
@@ -128,6 +129,7 @@ def workers(dev_env: WorkflowEnvironment, e2e_settings: Settings, tmp_path: Path
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "TEMPORAL_NAMESPACE": "default",
         "TASK_QUEUE": e2e_settings.task_queue,
+        "JOINTBUY_PAYLOAD_KEYS": PAYLOAD_KEYS,  # the processes encrypt as the test clients do
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
     }

@@ -33,6 +33,7 @@ from core.settings import Settings
 from db.migrate import migrate_dsn
 from db.pool import _init_connection, create_pool
 from tests.e2e.conftest import REGISTER, WorkerLauncher
+from tests.support import PAYLOAD_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "faults-admin-token"
@@ -206,6 +207,7 @@ def process_env(settings: Settings, dev_env: WorkflowEnvironment) -> dict[str, s
         "TEMPORAL_NAMESPACE": "default",
         "TASK_QUEUE": settings.task_queue,
         "JOINTBUY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "JOINTBUY_PAYLOAD_KEYS": PAYLOAD_KEYS,  # the processes encrypt as the test clients do
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
     }

@@ -30,14 +30,13 @@ import httpx
 import uvicorn
 from jointbuy.config import Settings
 from jointbuy.logs import configure_logging
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bench._stack import scratch_database, temporal_binary
 from db.pool import create_pool
 from tests.api.conftest import REGISTER, buy_body, supplier_profile
-from tests.support import search_attribute_keys
+from tests.support import CONVERTER, search_attribute_keys
 from worker import build_worker
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -169,7 +168,7 @@ async def main(max_examples: int, max_time: int) -> int:
     async with AsyncExitStack() as stack:
         url, _ = await stack.enter_async_context(scratch_database())
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=CONVERTER,
             dev_server_existing_path=temporal_binary(),
             search_attributes=search_attribute_keys(),
         )

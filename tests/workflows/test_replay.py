@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
 
     from messages.joint_buy import BuyOutcome, JointBuyInput, RecordEvents
     from procurement.models import DomainEvent, Stage
+    from tests.support import CONVERTER
     from workflows.demand import SignUpStage
     from workflows.joint_buy import JointBuyWorkflow
     from workflows.negotiation import NegotiationStage
@@ -83,7 +84,7 @@ def domain_events(history: WorkflowHistory) -> list[DomainEvent]:
 
 
 def replayer(workflow_class: type) -> Replayer:
-    return Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[workflow_class], data_converter=CONVERTER)
 
 
 def test_recorded_history_is_the_full_scenario() -> None:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
     from messages.joint_buy import BuyOutcome, JointBuyInput, RecordEvents
     from procurement.models import Stage
+    from tests.support import CONVERTER
     from workflows.joint_buy import JointBuyWorkflow
     from workflows.stage import StageWindow
 
@@ -35,7 +36,7 @@ def load() -> WorkflowHistory:
 
 
 def replayer(workflow_class: type) -> Replayer:
-    return Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[workflow_class], data_converter=CONVERTER)
 
 
 def recorded_stages(history: WorkflowHistory) -> list[str]:

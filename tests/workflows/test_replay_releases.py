@@ -15,9 +15,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import pytest
     from temporalio.client import WorkflowHistory
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
+    from tests.support import CONVERTER
     from workflows.joint_buy import JointBuyWorkflow
 
 
@@ -35,6 +35,6 @@ async def test_release_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(
         f"jb-{path.parent.name}-{path.stem}", path.read_text(encoding="utf-8")
     )
-    replayer = Replayer(workflows=[JointBuyWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[JointBuyWorkflow], data_converter=CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
