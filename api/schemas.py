@@ -308,7 +308,10 @@ class DemandLineOut(Out):
 class SignUpLineOut(Out):
     lot_id: str
     quantity: int
+    max_unit_price: MoneyOut | None = None  # the council's price limit, if it set one
     confirmed_at: datetime
+    coalition: Literal["in", "priced_out"] | None = None  # once the lot settled
+    priced_out_at: MoneyOut | None = None
 
 
 class CouncilPart(Out):
@@ -541,6 +544,8 @@ class LotAward(Out):
     total_score: str | None = None
     tenders: int | None = None
     assessment_summaries: list[AssessmentSummaryOut]
+    # the lead: every pass and the final coalition; a council: its own place in it
+    coalition: dict[str, Any] | None = None
 
 
 class AwardOut(Out):
@@ -603,3 +608,46 @@ def answer(model: type[BaseModel], body: Any) -> dict[str, Any]:
     replayed as plain JSON, so it is checked here, once): what the model leaves out is not sent."""
     out: dict[str, Any] = model.model_validate(body).model_dump(mode="json", exclude_unset=True)
     return out
+
+
+# Clarification questions and lots
+
+
+class QuestionOut(Out):
+    question_id: str
+    lot_id: str | None
+    question: str
+    asked_at: datetime
+    answer: str | None
+    published: bool
+    answered_at: datetime | None
+    asked_by: str | None = None  # the lead only
+    publish: str | None = None  # the lead only
+    mine: bool | None = None  # a supplier: whether it asked
+
+
+class QuestionAsked(Out):
+    question_id: str
+    buy_id: str
+    seq: int
+    stage: Stage
+
+
+class QuestionAnswered(QuestionOut):
+    buy_id: str
+    seq: int
+    stage: Stage
+
+
+class QuestionsOut(Out):
+    buy_id: str
+    questions: list[QuestionOut]
+
+
+class LotCancelled(Out):
+    buy_id: str
+    lot_id: str
+    status: Literal["cancelled"]
+    reason_code: str
+    seq: int
+    stage: Stage

@@ -10,8 +10,17 @@ from fastapi import APIRouter, Path, Request, Response
 from api.auth import Role
 from api.deps import Caller, Gateway, LeadCaller, Pool, SupplierCaller
 from api.idempotency import idempotent
-from api.problems import Problem
-from api.schemas import LotCancelRequest, QuestionAnswer, QuestionAsk
+from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
+from api.schemas import (
+    LotCancelled,
+    LotCancelRequest,
+    QuestionAnswer,
+    QuestionAnswered,
+    QuestionAsk,
+    QuestionAsked,
+    QuestionsOut,
+    answer,
+)
 from api.views import can_see_everything, load_buy, snapshot
 from db import coalition as q
 from db.buys import buy_suppliers, council_status
@@ -41,7 +50,9 @@ def _question(r: Any, *, askers: bool, own: str | None) -> dict[str, Any]:
     return body
 
 
-@router.post("/questions", status_code=201)
+@router.post(
+    "/questions", status_code=201, response_model=QuestionAsked, responses=problems(ROLE, BUY, BODY, COMMAND)
+)
 async def ask_question(
     buy_id: str, body: QuestionAsk, request: Request, pool: Pool, gateway: Gateway, caller: SupplierCaller
 ) -> Response:
@@ -53,17 +64,23 @@ async def ask_question(
         cmd = AskQuestion(company_number=caller.organisation_id, lot_id=body.lot_id, question=body.question)
         receipt = await gateway.update(buy_id, JointBuyWorkflow.ask_question, cmd)
         assert isinstance(receipt, QuestionReceipt)
-        return 201, {
+        out = {
             "question_id": receipt.question_id,
             "buy_id": buy_id,
             "seq": receipt.seq,
             "stage": receipt.stage.value,
         }
+        return 201, answer(QuestionAsked, out)
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.post("/questions/{question_id}/answer")
+@router.post(
+    "/questions/{question_id}/answer",
+    response_model=QuestionAnswered,
+    response_model_exclude_unset=True,
+    responses=problems(ROLE, BUY, BODY, COMMAND),
+)
 async def answer_question(
     buy_id: str,
     question_id: QuestionId,
@@ -94,14 +111,20 @@ async def answer_question(
         async with snapshot(pool) as conn:
             rows = await q.questions(conn, buy_id=buy_id, everything=True, company_number=None)
         answered = next(r for r in rows if r["question_id"] == question_id)
-        return 200, {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _question(
+        out = {"buy_id": buy_id, "seq": receipt.seq, "stage": receipt.stage.value} | _question(
             answered, askers=True, own=None
         )
+        return 200, answer(QuestionAnswered, out)
 
     return await idempotent(request, pool, caller, produce)
 
 
-@router.get("/questions")
+@router.get(
+    "/questions",
+    response_model=QuestionsOut,
+    response_model_exclude_unset=True,
+    responses=problems(ROLE, BUY),
+)
 async def list_questions(buy_id: str, pool: Pool, caller: Caller) -> dict[str, Any]:
     """Published answers with their questions (never who asked) for the buy's suppliers and
     councils, plus a supplier's own questions; everything, askers included, for the lead."""
@@ -125,7 +148,9 @@ async def list_questions(buy_id: str, pool: Pool, caller: Caller) -> dict[str, A
     raise Problem(403, "clarifications are for the buy's lead, suppliers and councils")
 
 
-@router.post("/lots/{lot_id}/cancel")
+@router.post(
+    "/lots/{lot_id}/cancel", response_model=LotCancelled, responses=problems(ROLE, BUY, BODY, COMMAND)
+)
 async def cancel_lot(
     buy_id: str,
     lot_id: LotId,
@@ -143,7 +168,7 @@ async def cancel_lot(
     async def produce() -> tuple[int, Any]:
         cmd = CancelLot(lot_id=lot_id, reason_code=body.reason_code, reason=body.reason, actor=caller.actor)
         receipt = await gateway.update(buy_id, JointBuyWorkflow.cancel_lot, cmd)
-        return 200, {
+        out = {
             "buy_id": buy_id,
             "lot_id": lot_id,
             "status": "cancelled",
@@ -151,5 +176,6 @@ async def cancel_lot(
             "seq": receipt.seq,
             "stage": receipt.stage.value,
         }
+        return 200, answer(LotCancelled, out)
 
     return await idempotent(request, pool, caller, produce)
