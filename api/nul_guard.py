@@ -1,6 +1,6 @@
 """Refuse NUL characters and oversized bodies at the edge, before they reach PostgreSQL or Temporal.
 
-No JSON body the API takes comes near 1 MiB (a ladder of 50 tiers is a few kB); anything larger is
+No JSON body the API takes comes near 1 MiB (a ladder of 20 tiers is a few kB); anything larger is
 refused with 413 before it is read into a command, so it can never exceed Temporal's payload limits
 and stall a buy. The council register import has its own, larger limit.
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from procurement.errors import DomainError, ErrorKind
 
 PENNY: Final = Decimal("0.01")
-MAX_TIERS: Final = 50
+MAX_TIERS: Final = 20
 UnitPrice = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 
 

@@ -328,3 +328,10 @@ async def test_the_event_stream_refuses_as_the_log_does(world: World) -> None:
     for caller, status in STREAM_REFUSALS.items():
         r = await world.api.http.get(f"{world.buy.url}/events/stream", headers=world.headers[caller])
         assert r.status_code == status, (caller, r.text)
+
+
+def test_the_fuzz_runner_loads() -> None:
+    """`make fuzz` (tests/fuzz/run.py) is not collected by pytest: at least it imports."""
+    import tests.fuzz.run as fuzz
+
+    assert fuzz.CHECKS.startswith("not_a_server_error")

@@ -54,6 +54,7 @@ def raw_bid(price: str) -> bytes:
 # Prices may also be JSON numbers (850, 870.5): they convert to decimals exactly, so they are not
 # in this table of refusals.
 FIFTY_ONE = [{"min_quantity": n, "unit_price": str(951 - n)} for n in range(1, 52)]
+TWENTY_ONE = FIFTY_ONE[:21]  # a ladder has at most 20 tiers
 BIDS = [
     case("tiers-object", bid_req({"lot_id": "laptops", "tiers": {"min_quantity": 1}}, says="tiers")),
     case("tiers-string", bid_req({"lot_id": "laptops", "tiers": "1 @ 900"}, says="tiers")),
@@ -61,6 +62,7 @@ BIDS = [
     case("tiers-missing", bid_req({"lot_id": "laptops"}, says="tiers")),
     case("tiers-empty", bid_req({"lot_id": "laptops", "tiers": []}, says="tiers")),
     case("tiers-51", bid_req({"lot_id": "laptops", "tiers": FIFTY_ONE}, says="tiers")),
+    case("tiers-21", bid_req({"lot_id": "laptops", "tiers": TWENTY_ONE}, says="tiers")),
     case("tiers-of-strings", bid_req({"lot_id": "laptops", "tiers": ["1:900"]}, says="tiers.0")),
     case("tiers-of-numbers", bid_req({"lot_id": "laptops", "tiers": [900]}, says="tiers.0")),
     case(

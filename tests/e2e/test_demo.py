@@ -107,3 +107,25 @@ def test_demo_runs_the_whole_lifecycle_and_prints_the_contract_table(
         assert lot_total == Decimal(winner["value"]), lot
     assert _gbp(printed["aggregation_dividend"]) > 0
     assert _gbp(printed["saving"]) > 0
+
+    # Nothing confidential in any log line the API or the worker wrote: no token, no payload key, no
+    # bid price, no baseline or budget (the demo's own values, read back from the audit log).
+    data = tmp_path / "data"
+    logged = {name: (data / f"{name}.log").read_text() for name in ("api", "worker")}
+    assert all(logged.values()), "the API and the worker logged nothing"
+    secrets = {(data / "admin_token").read_text().strip(), (data / "payload_keys").read_text().strip()}
+    secrets |= {part.partition(":")[2] for part in (data / "payload_keys").read_text().split(",")}
+    prices: set[str] = set()
+    for e in events:
+        if e["type"] == "bid.submitted":
+            prices |= {t["unit_price"] for t in e["data"]["tiers"]} | {e["data"]["evaluated_unit_price"]}
+        if e["type"] == "demand.registered":
+            for line in e["data"]["lines"]:
+                prices |= {line["baseline_unit_price"], line.get("budget_ceiling_gbp") or ""}
+    prices.discard("")
+    assert len(prices) > 10, prices
+    for name, text in logged.items():
+        assert not re.search(r"jb_[A-Za-z0-9_-]{20,}", text), f"a token in {name}.log"
+        assert not [s for s in secrets if s and s in text], f"a secret in {name}.log"
+        leaked = [p for p in prices if re.search(rf"(?<![\d.]){re.escape(p)}(?!\d)", text)]
+        assert not leaked, f"prices or baselines in {name}.log: {leaked}"

@@ -28,12 +28,12 @@ from typing import Any
 
 import httpx
 import uvicorn
-from jointbuy.config import Settings
-from jointbuy.logs import configure_logging
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bench._stack import scratch_database, temporal_binary
+from core.logs import configure_logging
+from core.settings import Settings
 from db.pool import create_pool
 from tests.api.conftest import REGISTER, buy_body, supplier_profile
 from tests.support import CONVERTER, search_attribute_keys

@@ -52,6 +52,7 @@ VALID_LADDERS = [
         id="discount",
     ),
     pytest.param([Tier(min_quantity=5, unit_price=D("1.00"))], id="tier-instances"),
+    pytest.param([{"min_quantity": i + 1, "unit_price": "1"} for i in range(20)], id="twenty-tiers"),
 ]
 
 
@@ -87,7 +88,7 @@ INVALID_LADDERS = [
         "tiers.1.unit_price",
         id="price-rises-with-volume",
     ),
-    pytest.param([{"min_quantity": i + 1, "unit_price": "1"} for i in range(51)], "tiers", id="too-many"),
+    pytest.param([{"min_quantity": i + 1, "unit_price": "1"} for i in range(21)], "tiers", id="too-many"),
 ]
 
 
