@@ -67,11 +67,13 @@ def worker_activities() -> list[Any]:
     return [fetch_bank_holidays]
 
 
-@pytest.fixture
-async def sink_worker(time_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[EventSink]:
-    sink = EventSink()
+@contextlib.asynccontextmanager
+async def sink_running(
+    env: WorkflowEnvironment, task_queue: str, sink: EventSink
+) -> AsyncIterator[EventSink]:
+    """A worker whose events go to `sink`; the buys it started are ended when it stops."""
     async with Worker(
-        time_env.client,
+        env.client,
         task_queue=task_queue,
         workflows=[JointBuyWorkflow],
         activities=[sink.record_events, *worker_activities()],
@@ -81,6 +83,12 @@ async def sink_worker(time_env: WorkflowEnvironment, task_queue: str) -> AsyncIt
         for handle in sink.handles:
             with contextlib.suppress(RPCError):
                 await handle.terminate("test finished")
+
+
+@pytest.fixture
+async def sink_worker(time_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[EventSink]:
+    async with sink_running(time_env, task_queue, EventSink()) as sink:
+        yield sink
 
 
 async def start_buy(

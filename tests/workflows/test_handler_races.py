@@ -9,7 +9,6 @@ handlers, awaiting receipts, at the same time: the interleaving is forced, not h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,9 +16,7 @@ from datetime import timedelta
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowUpdateStage
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from messages.joint_buy import RECORD_EVENTS, CorrectedMarks, DecideChallenge, LodgeChallenge, RecordEvents
 from tests.workflows.conftest import (
@@ -30,9 +27,9 @@ from tests.workflows.conftest import (
     negotiation_state,
     of_type,
     score,
+    sink_running,
     start_buy,
     wait_for,
-    worker_activities,
 )
 from workflows.joint_buy import JointBuyWorkflow
 
@@ -55,16 +52,8 @@ class HeldSink(EventSink):
 async def held(time_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[HeldSink]:
     sink = HeldSink()
     sink.flowing.set()
-    async with Worker(
-        time_env.client,
-        task_queue=task_queue,
-        workflows=[JointBuyWorkflow],
-        activities=[sink.record_events, *worker_activities()],
-    ):
+    async with sink_running(time_env, task_queue, sink):
         yield sink
-        for handle in sink.handles:
-            with contextlib.suppress(RPCError):
-                await handle.terminate("test finished")
 
 
 async def test_a_challenge_and_its_upheld_decision_racing_both_answer(
