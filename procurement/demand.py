@@ -19,6 +19,7 @@ from procurement.models import (
     BuyState,
     BuyTerms,
     DemandLine,
+    DemandTotals,
     LotAggregate,
     SignUpLine,
     Stage,
@@ -58,7 +59,7 @@ def check_register_demand(
     _check_lots(state.terms, [line.lot_id for line in lines])
     _check_not_cancelled(state, [line.lot_id for line in lines])
     if held is None:
-        held = sum(len(v) for v in state.demand.values())
+        held = totals(state).lines
     replaced = len(state.demand.get(council, ())) if council is not None else 0
     if held - replaced + len(lines) > MAX_DEMAND_LINES:
         raise conflict(
@@ -134,25 +135,46 @@ def aggregate(
     return totals
 
 
-class RunningTotals:
-    """`aggregate` kept up to date command by command, so a receipt costs O(lots), not O(councils).
+def totals(state: BuyState) -> DemandTotals:
+    """The buy's aggregate, as the state carries it (a run keeps it, `RunningTotals`); computed from
+    the lines for a state that does not carry it (written before it was carried, or built by hand)."""
+    if state.totals is not None:
+        return state.totals
+    return DemandTotals(
+        lots=aggregate(state.terms, state.demand, state.signups),
+        lines=sum(len(v) for v in state.demand.values()),
+    )
 
-    Built once from a state (a run's start), then told of every change to demand and sign-ups.
+
+class RunningTotals:
+    """`aggregate` kept up to date command by command in the state (`BuyState.totals`), so a receipt
+    costs O(lots), not O(councils), and a new run starts without walking the councils.
+
+    Told of every change to demand and sign-ups.
     """
 
     def __init__(self, state: BuyState) -> None:
-        self._totals = aggregate(state.terms, state.demand, state.signups)
-        self.lines = sum(len(v) for v in state.demand.values())
+        self._state = state
+        state.totals = totals(state)
+
+    @property
+    def _totals(self) -> dict[str, LotAggregate]:
+        return totals(self._state).lots
+
+    @property
+    def lines(self) -> int:
+        return totals(self._state).lines
 
     def demand(self, old: Iterable[DemandLine], new: Iterable[DemandLine]) -> None:
+        held = totals(self._state)
         for d in old:
-            self._totals[d.lot_id].councils -= 1
-            self._totals[d.lot_id].indicative_quantity -= d.quantity
-            self.lines -= 1
+            held.lots[d.lot_id].councils -= 1
+            held.lots[d.lot_id].indicative_quantity -= d.quantity
+            held.lines -= 1
         for d in new:
-            self._totals[d.lot_id].councils += 1
-            self._totals[d.lot_id].indicative_quantity += d.quantity
-            self.lines += 1
+            held.lots[d.lot_id].councils += 1
+            held.lots[d.lot_id].indicative_quantity += d.quantity
+            held.lines += 1
 
     def sign_up(self, old: Iterable[SignUpLine], new: Iterable[SignUpLine]) -> None:
         for s in old:
@@ -181,21 +203,17 @@ def assess_viability(state: BuyState) -> ViabilityOutcome:
     up or no lot is left.
     """
     terms = state.terms
-    totals = {
-        lot: agg
-        for lot, agg in aggregate(terms, {}, state.signups).items()
-        if lot not in state.cancelled_lots
-    }
+    committed = {lot: agg for lot, agg in totals(state).lots.items() if lot not in state.cancelled_lots}
     councils = len(state.signups)
     failed: dict[str, str] = {}
-    for lot_id, agg in totals.items():
+    for lot_id, agg in committed.items():
         minimum = terms.viability.min_total_quantity.get(lot_id, 1)
         if agg.committed_quantity < minimum:
             failed[lot_id] = f"committed {agg.committed_quantity}, below the minimum of {minimum}"
     if councils < terms.viability.min_councils:
         reason = f"{councils} councils signed up; at least {terms.viability.min_councils} are needed"
         return ViabilityOutcome(False, councils, failed, reason)
-    if len(failed) == len(totals):
+    if len(failed) == len(committed):
         return ViabilityOutcome(False, councils, failed, "no lot reached its minimum committed quantity")
     return ViabilityOutcome(True, councils, failed)
 
@@ -224,4 +242,5 @@ __all__ = [
     "dropped_out",
     "max_sign_up_quantity",
     "sign_up_deadline",
+    "totals",
 ]

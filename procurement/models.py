@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -14,11 +14,13 @@ from pydantic import (
     Field,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
 )
 
+from procurement.council_lines import CouncilLines, Packed, packed_entry
 from procurement.pricing import PENNY, ContractLine, ScoredTender, Tier
 from procurement.standstill import RecordedCalendar
 
@@ -179,6 +181,14 @@ class LotAggregate(BaseModel):
     signed_up_councils: int = 0
 
 
+class DemandTotals(BaseModel):
+    """The aggregate of every council's lines, kept command by command and carried from run to run,
+    so neither a receipt nor a run's start walks the councils."""
+
+    lots: dict[str, LotAggregate]
+    lines: int = 0  # council-lot demand lines held (against MAX_DEMAND_LINES)
+
+
 class DomainEvent(BaseModel):
     """One fact in a buy's audit log. `seq` is dense and per buy; time is the workflow's clock."""
 
@@ -326,8 +336,12 @@ class BuyState(BaseModel):
     stage: Stage = Stage.DRAFT
     # When the stage's window ends (in negotiation: the open round's); None while it has none.
     stage_deadline: datetime | None = None
-    demand: dict[str, list[DemandLine]] = Field(default_factory=dict)
-    signups: dict[str, list[SignUpLine]] = Field(default_factory=dict)
+    # council -> lines; read from a payload, each council's lines are decoded when first used
+    demand: CouncilLines[DemandLine] = Field(default_factory=CouncilLines)
+    signups: CouncilLines[SignUpLine] = Field(default_factory=CouncilLines)
+    # The aggregate of `demand` and `signups` (None in states written before it was carried: then
+    # computed once from the lines, `procurement.demand.totals`).
+    totals: DemandTotals | None = None
     dropped_out: list[str] = Field(default_factory=list)
     unsuccessful_lots: dict[str, str] = Field(default_factory=dict)
     cancelled_lots: dict[str, LotCancellation] = Field(default_factory=dict)
@@ -351,39 +365,40 @@ class BuyState(BaseModel):
     outcome_reason: str = ""
     next_seq: int = 1
 
+    @field_serializer("demand", "signups")
+    def _lines(self, lines: Any, info: SerializationInfo) -> Any:
+        if info.mode_is_json():
+            return None  # packed, both maps together, by `_packed`
+        return {council: [line.model_dump() for line in ls] for council, ls in lines.items()}
+
     @model_serializer(mode="wrap")
     def _packed(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
         data = handler(self)
         if not (info.mode_is_json() and isinstance(data, dict)):
             return data
-        # Plain dicts and lists only (no models, no Decimal arithmetic): this runs in the workflow
-        # task that continues as new, so it must stay fast for 20,000 lines.
+        # Plain lists only: this runs in the workflow task that continues as new. A council whose
+        # lines nothing read this run goes out as it came in, without being decoded.
         index = {lot_id: i for i, lot_id in enumerate(self.terms.lot_ids())}
-        signups_in = data["signups"]
         demand: dict[str, list[list[Any]]] = {}
         signups: dict[str, list[list[Any]]] = {}
-        for council, lines in data["demand"].items():
-            signed = {s["lot_id"]: s for s in signups_in.get(council, ())}
-            packed = []
-            for d in lines:
-                s = signed.pop(d["lot_id"], None)
-                line: list[Any] = [
-                    index[d["lot_id"]],
-                    d["quantity"],
-                    d["baseline_unit_price"],
-                    s["quantity"] if s else 0,
-                    d["budget_ceiling_gbp"],
-                    s.get("max_unit_price") if s else None,
-                ]
-                while len(line) > 3 and not line[-1]:
-                    line.pop()  # trailing zeros and nulls: not signed up, no ceiling, no limit
-                packed.append(line)
-            demand[council] = packed
+        for council in self.demand:
+            as_read = _unchanged(self.demand, self.signups, council)
+            if as_read is not None:
+                demand[council] = as_read
+                continue
+            signed = {s.lot_id: s for s in self.signups.get(council, ())}
+            demand[council] = [
+                _packed_line(index, d, signed.pop(d.lot_id, None)) for d in self.demand[council]
+            ]
             if signed:  # signed up on a lot it registered no demand for: kept on its own
                 signups[council] = [_packed_sign_up(index, s) for s in signed.values()]
-        for council, confirmed in signups_in.items():
-            if council not in data["demand"]:
-                signups[council] = [_packed_sign_up(index, s) for s in confirmed]
+        for council in self.signups:
+            if council not in self.demand:
+                entry = packed_entry(self.signups, council)
+                if entry is not None and entry.raw[0] is None:
+                    signups[council] = entry.raw[1]
+                else:
+                    signups[council] = [_packed_sign_up(index, s) for s in self.signups[council]]
         data["demand"], data["signups"] = demand, signups
         return data
 
@@ -394,51 +409,103 @@ class BuyState(BaseModel):
             return data
         terms = data["terms"]
         lots = terms.lot_ids() if isinstance(terms, BuyTerms) else [lot["id"] for lot in terms["lots"]]
-        # Plain dicts: pydantic builds the models in one pass (building them here is far slower).
-        demand: dict[str, list[dict[str, Any]]] = {}
-        signups: dict[str, list[dict[str, Any]]] = {}
+        # Kept packed: each council's models are built when something first reads that council.
+        demand: dict[str, list[DemandLine] | Packed] = {}
+        signups: dict[str, list[SignUpLine] | Packed] = {}
+        read_demand = _demand_reader(lots)
+        read_signups = _sign_up_reader(lots)
+        extra = data.get("signups") or {}
         for council, lines in (data.get("demand") or {}).items():
-            demand[council] = [
-                {
-                    "lot_id": lots[line[0]],
-                    "quantity": line[1],
-                    "baseline_unit_price": line[2],
-                    "budget_ceiling_gbp": line[4] if len(line) > 4 else None,
-                }
-                for line in lines
-            ]
-            confirmed = [
-                {
-                    "lot_id": lots[line[0]],
-                    "quantity": line[3],
-                    "max_unit_price": line[5] if len(line) > 5 else None,
-                }
-                for line in lines
-                if len(line) > 3 and line[3]
-            ]
-            if confirmed:
-                signups[council] = confirmed
-        for council, lines in (data.get("signups") or {}).items():
-            signups.setdefault(council, []).extend(
-                {
-                    "lot_id": lots[line[0]],
-                    "quantity": line[1],
-                    "max_unit_price": line[2] if len(line) > 2 else None,
-                }
-                for line in lines
-            )
-        return {**data, "demand": demand, "signups": signups}
+            demand[council] = Packed(lines, read_demand)
+            alone = extra.get(council)
+            if alone or any(len(line) > 3 and line[3] for line in lines):
+                signups[council] = Packed((lines, alone or []), read_signups)
+        for council, alone in extra.items():
+            if council not in signups:
+                signups[council] = Packed((None, alone), read_signups)
+        return {**data, "demand": CouncilLines(demand), "signups": CouncilLines(signups)}
 
 
-def _packed_sign_up(index: dict[str, int], s: dict[str, Any]) -> list[Any]:
-    line: list[Any] = [index[s["lot_id"]], s["quantity"]]
-    if s.get("max_unit_price") is not None:
-        line.append(s["max_unit_price"])
+def _packed_line(index: dict[str, int], d: DemandLine, s: SignUpLine | None) -> list[Any]:
+    """`[lot index, quantity, baseline, quantity signed up, budget ceiling, sign-up price limit]`,
+    amounts as strings, trailing zeros and nulls left off."""
+    line: list[Any] = [
+        index[d.lot_id],
+        d.quantity,
+        str(d.baseline_unit_price),
+        s.quantity if s else 0,
+        None if d.budget_ceiling_gbp is None else str(d.budget_ceiling_gbp),
+        None if s is None or s.max_unit_price is None else str(s.max_unit_price),
+    ]
+    while len(line) > 3 and not line[-1]:
+        line.pop()  # trailing zeros and nulls: not signed up, no ceiling, no limit
     return line
+
+
+def _packed_sign_up(index: dict[str, int], s: SignUpLine) -> list[Any]:
+    line: list[Any] = [index[s.lot_id], s.quantity]
+    if s.max_unit_price is not None:
+        line.append(str(s.max_unit_price))
+    return line
+
+
+def _unchanged(demand: Any, signups: Any, council: str) -> list[list[Any]] | None:
+    """The council's packed lines as they were read, if neither its demand nor its sign-up changed."""
+    entry = packed_entry(demand, council)
+    if entry is None:
+        return None
+    signed = packed_entry(signups, council)
+    if signed is not None:
+        joint, alone = signed.raw
+        return cast(list[list[Any]], entry.raw) if joint is entry.raw and not alone else None
+    if council in signups or any(len(line) > 3 and line[3] for line in entry.raw):
+        return None  # signed up since it was read, or its sign-up was taken away
+    return cast(list[list[Any]], entry.raw)
+
+
+def _demand_reader(lots: list[str]) -> Any:
+    def read(lines: list[list[Any]]) -> list[DemandLine]:
+        return [
+            DemandLine(
+                lot_id=lots[line[0]],
+                quantity=line[1],
+                baseline_unit_price=line[2],
+                budget_ceiling_gbp=line[4] if len(line) > 4 else None,
+            )
+            for line in lines
+        ]
+
+    return read
+
+
+def _sign_up_reader(lots: list[str]) -> Any:
+    def read(raw: tuple[list[list[Any]] | None, list[list[Any]]]) -> list[SignUpLine]:
+        joint, alone = raw
+        confirmed = [
+            SignUpLine(
+                lot_id=lots[line[0]],
+                quantity=line[3],
+                max_unit_price=line[5] if len(line) > 5 else None,
+            )
+            for line in joint or ()
+            if len(line) > 3 and line[3]
+        ]
+        confirmed.extend(
+            SignUpLine(
+                lot_id=lots[line[0]], quantity=line[1], max_unit_price=line[2] if len(line) > 2 else None
+            )
+            for line in alone
+        )
+        return confirmed
+
+    return read
 
 
 def _is_packed(data: dict[str, Any]) -> bool:
     for key in ("demand", "signups"):
-        for lines in (data.get(key) or {}).values():
+        lines_by_council = data.get(key)
+        if isinstance(lines_by_council, CouncilLines):
+            return False
+        for lines in (lines_by_council or {}).values():
             return bool(lines) and isinstance(lines[0], list)
     return False

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from procurement.demand import aggregate
+from procurement.demand import totals as demand_totals
 from procurement.errors import DomainError, ErrorKind, conflict, invalid
 from procurement.models import Bid, BuyState, NegotiationState, Stage
 from procurement.pricing import (
@@ -37,7 +37,7 @@ def qualified_suppliers(state: BuyState) -> list[str]:
 
 def committed_quantities(state: BuyState) -> dict[str, int]:
     """The committed aggregate per open lot: the volume every ladder is priced at."""
-    totals = aggregate(state.terms, state.demand, state.signups)
+    totals = demand_totals(state).lots
     return {lot: totals[lot].committed_quantity for lot in open_lots(state)}
 
 

@@ -69,7 +69,7 @@ class Buy:
         return Receipt(seq=seq, stage=self.state.stage, aggregate=self.totals.snapshot())
 
     def aggregate(self) -> dict[str, LotAggregate]:
-        return demand_rules.aggregate(self.state.terms, self.state.demand, self.state.signups)
+        return self.totals.snapshot()
 
     def aggregate_data(self) -> dict[str, Any]:
         return {lot_id: agg.model_dump() for lot_id, agg in self.aggregate().items()}

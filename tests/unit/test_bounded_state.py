@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from messages.joint_buy import JointBuyInput, RecordEvents
 from procurement import demand as rules
+from procurement.council_lines import CouncilLines
 from procurement.errors import DomainError
 from procurement.models import MAX_DEMAND_LINES, BuyState, DemandLine, DomainEvent, SignUpLine, Stage
 from tests.support import new_state
@@ -126,3 +127,55 @@ def test_events_go_to_postgresql_in_bounded_batches() -> None:
         max(payload_bytes(RecordEvents(buy_id="jb-batches", events=b)) for b in batches)
         <= 2 * MAX_BATCH_BYTES
     )
+
+
+def read_back(state: BuyState) -> tuple[bytes, BuyState]:
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([JointBuyInput(state=state)])
+    [back] = pydantic_data_converter.payload_converter.from_payloads([payload], [JointBuyInput])
+    return payload.data, back.state
+
+
+def not_decoded(lines: object) -> int:
+    assert isinstance(lines, CouncilLines)
+    return sum(lines.packed(council) is not None for council in lines)
+
+
+def test_a_new_run_decodes_only_the_councils_its_commands_touch() -> None:
+    """A run starts from its predecessor's state without building every council's lines (the work
+    that tripped the SDK's deadlock detector at 10,000 councils); what no command read goes on to the
+    next run exactly as it came, and what one changed goes on changed."""
+    state = largest_state()
+    rules.RunningTotals(state)  # a run carries its totals
+    first, carried = read_back(state)
+    assert not_decoded(carried.demand) == COUNCILS and not_decoded(carried.signups) == COUNCILS
+    assert carried.totals == state.totals
+
+    again, _ = read_back(carried)
+    assert again == first  # untouched: the same payload, byte for byte
+
+    # One council signs up for less, one is only read, one replaces its demand.
+    assert carried.demand["E04000007"][0].quantity == 999_999
+    carried.signups["E04000003"] = [SignUpLine(lot_id="laptops", quantity=7)]
+    carried.demand["E04000005"] = [
+        DemandLine(lot_id="monitors", quantity=2, baseline_unit_price=Decimal("3.10"))
+    ]
+    assert not_decoded(carried.demand) == COUNCILS - 2
+    _, next_run = read_back(carried)
+    assert next_run.signups["E04000003"] == [SignUpLine(lot_id="laptops", quantity=7)]
+    assert next_run.demand["E04000005"] == carried.demand["E04000005"]
+    # its sign-up kept as it was (the lot it no longer has demand on packed on its own)
+    assert sorted(next_run.signups["E04000005"], key=str) == sorted(state.signups["E04000005"], key=str)
+    assert next_run.demand["E04000007"] == state.demand["E04000007"]
+    assert next_run.demand == carried.demand
+
+
+def test_a_state_carried_before_its_totals_were_computes_them_once() -> None:
+    """Payloads of buys started before the totals travelled have none: a run computes them."""
+    state = largest_state()
+    state.totals = None
+    _, carried = read_back(state)
+    assert carried.totals is None
+    totals = rules.RunningTotals(carried)
+    assert carried.totals is not None
+    assert totals.snapshot() == rules.aggregate(state.terms, state.demand, state.signups)
+    assert totals.lines == MAX_DEMAND_LINES
