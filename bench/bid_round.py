@@ -178,7 +178,7 @@ async def enrol_suppliers(s: Stack, n: int) -> list[Party]:
             token = await api_key(s, "supplier", number)
             profile = {
                 "name": f"Bench Supplier {i} Ltd",
-                "annual_turnover_gbp": "25000000",
+                "annual_turnover_gbp": "5000000000",  # a national reseller (the big buy: £100m+ a year)
                 "employers_liability_gbp": "10000000",
                 "certifications": ["cyber_essentials_plus"],
                 "modern_slavery_statement": True,

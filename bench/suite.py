@@ -165,8 +165,9 @@ async def wait_view(
         body = await view(s, lead, buy)
         if done(body):
             return body
-        if time.perf_counter() > give_up:
-            raise Refused(f"waited {WAIT_S} s for {what}; the buy is in {body['stage']}")
+        if body["stage"] in ("unsuccessful", "cancelled") or time.perf_counter() > give_up:
+            why = body.get("outcome_reason") or ""
+            raise Refused(f"waited for {what}; the buy is in {body['stage']}" + (f": {why}" if why else ""))
         await asyncio.sleep(0.01)
 
 
