@@ -13,6 +13,7 @@ from temporalio.client import (
     Client,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
@@ -22,7 +23,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import command_id
 from api.problems import KIND_STATUS, Problem
-from messages.joint_buy import EVENT_LOG_FAILURE, RUN_HANDOVER, JointBuyInput, Receipt
+from messages.joint_buy import APPLIED_EARLIER, EVENT_LOG_FAILURE, RUN_HANDOVER, JointBuyInput, Receipt
 from procurement.models import BuyState
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.search import initial_search_attributes, memo, static_details, static_summary
@@ -126,10 +127,21 @@ class BuyGateway:
         the update's own type (a `BidReceipt` for a bid)."""
         # The update id comes from the request's Idempotency-Key: Temporal answers a repeat of an
         # update it already took with that update's outcome instead of applying it again.
+        # Temporal's de-duplication ends with the run: a repeat that reaches a later run (the buy
+        # continued as new in between) is refused by the workflow, naming the run that applied it,
+        # and answered with that run's outcome of the update (`workflows.once`).
         update_id = command_id()
 
         async def call() -> Answer:
-            return await self.handle(buy_id).execute_update(update, arg, id=update_id)
+            try:
+                return await self.handle(buy_id).execute_update(update, arg, id=update_id)
+            except WorkflowUpdateFailedError as err:
+                run_id = _applied_by(err)
+                if run_id is None or update_id is None:
+                    raise
+            # The outcome the earlier run gave this update: its answer, or its refusal.
+            earlier = self.client.get_workflow_handle_for(JointBuyWorkflow.run, buy_id, run_id=run_id)
+            return await _first_outcome(earlier.get_update_handle_for(update, update_id))
 
         return await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
 
@@ -159,6 +171,27 @@ class BuyGateway:
                     503, "the workflow engine did not answer in time; retry", headers={"Retry-After": "1"}
                 ) from err
         raise Problem(429, "this buy is busy; retry shortly", headers={"Retry-After": "1"})
+
+
+async def _first_outcome(earlier: WorkflowUpdateHandle[Answer]) -> Answer:
+    try:
+        return await earlier.result()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The run that applied it is no longer kept (past the namespace's retention).
+        raise Problem(
+            409, "this request was already applied; its answer is no longer kept", slug="already-applied"
+        ) from err
+
+
+def _applied_by(err: WorkflowUpdateFailedError) -> str | None:
+    """The run that applied this update, when the workflow refused it as a repeat."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == APPLIED_EARLIER and cause.details:
+        run_id = cause.details[0]
+        return run_id if isinstance(run_id, str) else None
+    return None
 
 
 def _transient(err: RPCError) -> bool:

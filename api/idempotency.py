@@ -3,7 +3,8 @@
 A repeat with the same key and body returns the first answer. The key is claimed before the command
 runs, and the command's ids are derived from it (`command_id()`): the buy id of a create and the
 Temporal update id of every command, so a command run again after an unknown outcome is
-de-duplicated by Temporal and answers with the first outcome. The claim is released only when the
+de-duplicated by Temporal and answers with the first outcome (within one run by Temporal, across a
+continue-as-new by the workflow: `workflows.once`). The claim is released only when the
 command was definitely refused (a 4xx: nothing applied); after a timeout, a lost connection or a
 crash it stays, and the next repeat takes it over once its lease has ended. Commands that only
 write to PostgreSQL commit their effect and their answer in one transaction.

@@ -28,6 +28,10 @@ BANK_HOLIDAYS = "bank_holidays"
 RUN_HANDOVER = "RunHandover"
 # Error type of a command whose event could not be recorded (the API answers 503).
 EVENT_LOG_FAILURE = "EventLogFailure"
+# Error type of a repeat of a command (the same update id) that an earlier run of the buy applied:
+# nothing was applied again; details: (the id of the run that applied it,), whose update outcome is
+# the first answer.
+APPLIED_EARLIER = "AppliedEarlier"
 
 
 class JointBuyInput(BaseModel):

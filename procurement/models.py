@@ -320,6 +320,18 @@ def _pounds(pence: int) -> Decimal:
     return Decimal(pence).scaleb(-2)
 
 
+# Update ids of applied commands a buy carries from run to run: two full runs at the largest
+# message budget (`JointBuyInput.messages_per_run` <= 1,800). About 40 bytes each, so 150 kB at most.
+RECENT_COMMANDS = 3_600
+
+
+class AppliedCommands(BaseModel):
+    """The update ids of the commands one run of the buy's workflow applied (see `workflows.once`)."""
+
+    run_id: str
+    update_ids: list[str] = Field(default_factory=list)
+
+
 class BuyState(BaseModel):
     """Everything a run of the joint-buy workflow needs to carry into the next run.
 
@@ -364,6 +376,9 @@ class BuyState(BaseModel):
     contracts: list[ContractLine] = Field(default_factory=list)
     outcome_reason: str = ""
     next_seq: int = 1
+    # The commands recent runs applied, oldest first, at most RECENT_COMMANDS ids in all: a repeat
+    # that reaches a later run is answered from the run that applied it, never applied again.
+    applied: list[AppliedCommands] = Field(default_factory=list)
 
     @field_serializer("demand", "signups")
     def _lines(self, lines: Any, info: SerializationInfo) -> Any:

@@ -1,9 +1,10 @@
 """The one object through which a run of the joint-buy workflow changes its buy.
 
 `BuyState` is what a run carries into the next (continue-as-new); beside it a run keeps a little
-of its own: the lead's pending early close, how many messages it took, and the event log's
-progress. All of it lives here, so stages and command handlers change the buy in one way: they
-change `state`, `emit` what happened, and `move_to` the next stage.
+of its own: the lead's pending early close, how many messages it took, the commands it applied
+(carried on at the handover), and the event log's progress. All of it lives here, so stages and
+command handlers change the buy in one way: they change `state`, `emit` what happened, and
+`move_to` the next stage.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from procurement.models import BuyState, LotAggregate, Stage
     from workflows.event_log import EventLog
     from workflows.handover import Handover
+    from workflows.once import AppliedOnce
     from workflows.search import COUNCILS_KEY, ROUND_KEY, STAGE_KEY, current_details
 
 # Runs started before the round was a search attribute replay without its upserts.
@@ -33,6 +35,8 @@ class Buy:
         self._messages_per_run = inp.messages_per_run
         self.check_patience_seconds = inp.check_patience_seconds
         self._handover = Handover(inp.messages_per_run)
+        # The commands recent runs applied, by update id: a repeat is answered, never applied again.
+        self.once = AppliedOnce(self.state)
         # The aggregate, kept command by command: a receipt costs O(lots), not O(councils).
         self.totals = demand_rules.RunningTotals(self.state)
         # The stage whose window the lead asked to close (in negotiation: the open round).
@@ -122,6 +126,7 @@ class Buy:
         """Continue as new: the next run starts from this state, with a fresh history."""
         await self.drain()
         self.events.stop()
+        self.once.carry()
         workflow.continue_as_new(
             JointBuyInput(
                 state=self.state,

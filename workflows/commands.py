@@ -1,9 +1,10 @@
-"""One way to take a command: count it, admit it, check its rule, apply it.
+"""One way to take a command: count it, admit it, refuse a repeat, check its rule, apply it.
 
 The rule (from `procurement`) is checked in the update's validator, so a refused command leaves
 no trace in history, and again in the handler, because validators and handlers interleave: a
 command validated against one state may run against another. The handler receives what the rule
-returned (a priced bid, the challenge being decided) and only applies it and emits.
+returned (a priced bid, the challenge being decided) and only applies it and emits. A repeat of a
+command an earlier run applied (the same update id) is refused before its rule (`workflows.once`).
 """
 
 from __future__ import annotations
@@ -58,10 +59,14 @@ def command(
 
         async def handler(self: Host, cmd: Cmd) -> Answer:
             self._buy.count()
-            return await apply(self, cmd, check(self, cmd))
+            self._buy.once.refuse_repeat_in_handler()
+            checked = check(self, cmd)
+            self._buy.once.applied()
+            return await apply(self, cmd, checked)
 
         def validator(self: Host, cmd: Cmd) -> None:
             if self._buy.admit():
+                self._buy.once.refuse_repeat()
                 check(self, cmd)
 
         # Temporal reads the update's name, argument and result types from the handler, and wants

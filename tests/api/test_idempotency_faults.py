@@ -10,6 +10,7 @@ is down; the API's requests wait on the server as they would in production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ import pytest
 import structlog
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.gateway import BuyGateway, _refusal
+from api.gateway import BuyGateway, _first_outcome, _refusal
 from api.problems import Problem
 from core.settings import Settings
 from procurement.models import BuyState, BuyTerms
@@ -71,12 +73,15 @@ class Lonely:
                 await self.http.request(method, url, **kwargs)
 
 
-@pytest.fixture
-async def lonely(dev_env: WorkflowEnvironment, pool: Any, database_url: str) -> AsyncIterator[Lonely]:
+@contextlib.asynccontextmanager
+async def lonely_app(
+    dev_env: WorkflowEnvironment, pool: Any, database_url: str, **settings_: Any
+) -> AsyncIterator[Lonely]:
     settings = Settings(
         database_url=database_url,
         task_queue=f"faults-{uuid.uuid4().hex[:8]}",
         jointbuy_admin_token=ADMIN_TOKEN,
+        **settings_,
     )
     app = create_app(settings, pool=pool, client=dev_env.client)
     transport = httpx.ASGITransport(app=app)
@@ -92,6 +97,12 @@ async def lonely(dev_env: WorkflowEnvironment, pool: Any, database_url: str) -> 
         finally:
             if world.worker is not None:
                 await world.stop_worker()
+
+
+@pytest.fixture
+async def lonely(dev_env: WorkflowEnvironment, pool: Any, database_url: str) -> AsyncIterator[Lonely]:
+    async with lonely_app(dev_env, pool, database_url) as world:
+        yield world
 
 
 async def _workflows_on(env: WorkflowEnvironment, task_queue: str, must_include: str) -> list[str]:
@@ -167,7 +178,7 @@ async def _settled(lonely: Lonely, buy_id: str) -> list[Any]:
         await handle.query("get_state")
         await asyncio.sleep(0.5)
     async with lonely.pool.acquire() as conn:
-        return list(await conn.fetch("SELECT seq, type, data FROM events WHERE buy_id = $1", buy_id))
+        return list(await conn.fetch("SELECT seq, type, actor, data FROM events WHERE buy_id = $1", buy_id))
 
 
 async def test_a_takeover_of_a_stale_claim_never_runs_the_command_twice(lonely: Lonely) -> None:
@@ -210,6 +221,70 @@ async def test_a_takeover_of_a_stale_claim_never_runs_the_command_twice(lonely: 
     assert len(registered) == 1, f"one request registered demand {len(registered)} times"
 
 
+async def test_an_update_retried_after_the_buy_continued_as_new_applies_once(
+    dev_env: WorkflowEnvironment, pool: Any, database_url: str
+) -> None:
+    """The demand is applied, but its answer never reaches the client; before the client retries,
+    the buy's run takes its ten messages and continues as new, and the next run has never seen the
+    command's update id. The retry, with the same key, is answered with the first registration."""
+    async with lonely_app(dev_env, pool, database_url, messages_per_run=10) as lonely:
+        await lonely.start_worker()
+        buy_id, _ = await _buy_in_demand(lonely)  # the run's first message: confirm_started
+        first_run = (await lonely.env.client.get_workflow_handle(buy_id).describe()).run_id
+        await lonely.stop_worker()
+        council = await lonely.token("council", "E06000001") | {"Idempotency-Key": "demand-across-runs"}
+        body = {"lines": [{"lot_id": "laptops", "quantity": 120, "baseline_unit_price": "949.00"}]}
+        url = f"/v1/joint-buys/{buy_id}/demand"
+        await lonely.abandoned("PUT", url, json=body, headers=council)
+
+        await lonely.start_worker()  # the first attempt is applied now, its answer lost
+        registered = await _registered(lonely, buy_id, "E06000001", count=1)
+        for code in OTHER_COUNCILS:  # eight more messages: the run's budget is spent
+            other = await lonely.token("council", code)
+            r = await lonely.http.put(url, json=body, headers=other)
+            assert r.status_code == 200, r.text
+        handle = lonely.env.client.get_workflow_handle(buy_id)
+        for _ in range(100):
+            if (await handle.describe()).run_id != first_run:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the buy never continued as new")
+
+        for _ in range(100):  # the first attempt's claim may still be settling: 409 says retry
+            retry = await lonely.http.put(url, json=body, headers=council)
+            if retry.status_code != 409:
+                break
+            await asyncio.sleep(0.2)
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["seq"] == registered[0]["seq"]
+        assert retry.json()["aggregate"]["laptops"]["councils"] == 1  # as the first registration left it
+        events = await _settled(lonely, buy_id)
+        again = [e for e in events if e["type"] == "demand.registered" and e["actor"] == "E06000001"]
+        assert len(again) == 1, f"one request registered demand {len(again)} times"
+        replayed = await lonely.http.put(url, json=body, headers=council)
+        assert replayed.json() == retry.json() and replayed.headers.get("Idempotent-Replayed") == "true"
+
+
+# Councils in the register besides E06000001.
+OTHER_COUNCILS = ["E06000002", "E06000003", "E06000004", "E06000005", "E06000006", "E06000007",
+                  "E06000008", "E06000009"]  # fmt: skip
+
+
+async def _registered(lonely: Lonely, buy_id: str, council: str, count: int) -> list[Any]:
+    for _ in range(200):
+        async with lonely.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq FROM events WHERE buy_id = $1 AND type = 'demand.registered' AND actor = $2",
+                buy_id,
+                council,
+            )
+        if len(rows) >= count:
+            return list(rows)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{council}'s demand never recorded")
+
+
 async def test_a_second_start_of_the_same_buy_is_a_409_problem_not_a_crash(
     dev_env: WorkflowEnvironment, pool: Any
 ) -> None:
@@ -224,6 +299,19 @@ async def test_a_second_start_of_the_same_buy_is_a_409_problem_not_a_crash(
         with pytest.raises(Problem) as refused:
             await gateway.start(state)
     assert refused.value.status == 409
+
+
+async def test_a_repeat_whose_first_run_is_no_longer_kept_is_a_409_problem() -> None:
+    """The run that applied the command is past the namespace's retention: the repeat is told it
+    was applied, never applied again or answered with a 500."""
+
+    class Gone:
+        async def result(self) -> Any:
+            raise RPCError("workflow execution not found", RPCStatusCode.NOT_FOUND, b"")
+
+    with pytest.raises(Problem) as refused:
+        await _first_outcome(Gone())  # type: ignore[arg-type]
+    assert refused.value.status == 409 and "already applied" in refused.value.detail
 
 
 def test_an_unknown_update_failure_is_a_500_without_internals() -> None:

@@ -18,9 +18,19 @@ from messages.joint_buy import JointBuyInput, RecordEvents
 from procurement import demand as rules
 from procurement.council_lines import CouncilLines
 from procurement.errors import DomainError
-from procurement.models import MAX_DEMAND_LINES, BuyState, DemandLine, DomainEvent, SignUpLine, Stage
+from procurement.models import (
+    MAX_DEMAND_LINES,
+    RECENT_COMMANDS,
+    AppliedCommands,
+    BuyState,
+    DemandLine,
+    DomainEvent,
+    SignUpLine,
+    Stage,
+)
 from tests.support import new_state
 from workflows.event_log import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, EventLog
+from workflows.once import recent
 
 COUNCILS = MAX_DEMAND_LINES // 2
 LIMIT = 1_000_000  # well under Temporal's 2 MB (and its 512 kB warning is the only thing above it)
@@ -59,6 +69,33 @@ def test_the_largest_demand_and_sign_up_fit_well_under_the_payload_limit() -> No
     queried = payload_bytes(state)
     assert carried <= LIMIT, f"continue-as-new input {carried} bytes"
     assert queried <= LIMIT, f"get_state result {queried} bytes"
+
+
+def command_ids(run: int, count: int) -> AppliedCommands:
+    """A run's applied commands, with update ids as the API derives them (32 hex digits)."""
+    ids = [f"{run:04x}{n:028x}" for n in range(count)]
+    return AppliedCommands(run_id=f"0198c2b4-{run:04d}-7000-8000-123456789abc", update_ids=ids)
+
+
+def test_the_commands_carried_from_run_to_run_are_the_newest_few() -> None:
+    runs = [command_ids(run, 1800) for run in range(1, 5)]
+    carried = recent(runs)
+    assert sum(len(r.update_ids) for r in carried) == RECENT_COMMANDS
+    assert [r.run_id for r in carried] == [r.run_id for r in runs[-2:]]
+    assert carried[-1].update_ids == runs[-1].update_ids
+    few = recent([command_ids(1, 4000), command_ids(2, 10), command_ids(3, 0)])
+    assert [len(r.update_ids) for r in few] == [RECENT_COMMANDS - 10, 10]
+    assert few[0].update_ids == command_ids(1, 4000).update_ids[-(RECENT_COMMANDS - 10) :]
+
+
+def test_the_largest_state_with_its_carried_commands_fits_under_the_payload_limit() -> None:
+    state = largest_state()
+    state.applied = recent([command_ids(run, 1800) for run in range(1, 4)])
+    carried = payload_bytes(JointBuyInput(state=state, messages_per_run=1800))
+    assert carried <= LIMIT, f"continue-as-new input {carried} bytes"
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([JointBuyInput(state=state)])
+    [back] = pydantic_data_converter.payload_converter.from_payloads([payload], [JointBuyInput])
+    assert back.state.applied == state.applied
 
 
 def test_the_packed_state_reads_back_as_it_was() -> None:

@@ -15,6 +15,7 @@ from procurement.models import BuyState, DemandLine, Stage
 from tests.support import new_state
 from workflows.commands import command
 from workflows.joint_buy import JointBuyWorkflow
+from workflows.once import AppliedOnce
 
 
 @dataclass
@@ -23,6 +24,10 @@ class FakeBuy:
     admitting: bool = True
     counted: int = 0
     applied: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Outside a workflow there is no current update: no command is a repeat.
+        self.once = AppliedOnce(self.state)
 
     def count(self) -> None:
         self.counted += 1

@@ -18,18 +18,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from messages.joint_buy import RUN_HANDOVER, JointBuyInput, RegisterDemand
+from messages.joint_buy import APPLIED_EARLIER, RUN_HANDOVER, JointBuyInput, RegisterDemand
 from procurement.models import BuyState, DemandLine, Stage
 from tests.conftest import _binary
 from tests.support import new_state, search_attribute_keys
 from tests.workflows.conftest import EventSink, buy_id
 from workflows.joint_buy import JointBuyWorkflow
+from workflows.once import APPLIED_ONCE_PATCH
 from workflows.search import initial_search_attributes
 
 SUGGEST_AT = 160  # history events after which this server suggests continue-as-new
@@ -58,7 +59,7 @@ async def suggesting_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def client(suggesting_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Client]:
+async def sink(suggesting_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[EventSink]:
     sink = EventSink()
     async with Worker(
         suggesting_env.client,
@@ -66,7 +67,14 @@ async def client(suggesting_env: WorkflowEnvironment, task_queue: str) -> AsyncI
         workflows=[JointBuyWorkflow],
         activities=[sink.record_events],
     ):
-        yield suggesting_env.client
+        yield sink
+
+
+@pytest.fixture
+async def client(
+    suggesting_env: WorkflowEnvironment, sink: EventSink
+) -> Client:  # the worker of `sink` runs its buys
+    return suggesting_env.client
 
 
 async def start(
@@ -186,3 +194,47 @@ async def test_a_run_at_its_message_budget_hands_over_while_it_gets_only_refused
     state: BuyState = await handle.query(JointBuyWorkflow.get_state)
     assert sorted(state.demand) == COUNCILS[:9]
     await handle.terminate("test finished")
+
+
+async def test_a_repeat_admitted_unchecked_at_the_suggestion_is_refused_by_its_handler(
+    client: Client, task_queue: str, sink: EventSink
+) -> None:
+    """A command an earlier run applied, sent again (the same update id) just as the next run sees
+    the suggestion: its validator admits it unchecked, so its handler refuses it as a repeat
+    (`workflows.once`, under its patch), and the command still has one event."""
+    repeated = RegisterDemand(council="E09000001", lines=[LINE])
+    for _attempt in range(4):
+        handle = await start(client, task_queue)
+        first_run = (await handle.describe()).run_id
+        await handle.execute_update(JointBuyWorkflow.register_demand, repeated, id="demand-E09000001")
+        assert await bring_to_suggestion(handle, first_run), "overshot the first run's suggestion"
+        await refuse_until_handed_over(handle, first_run)
+        second_run = (await handle.describe()).run_id
+        if await bring_to_suggestion(handle, second_run):
+            break
+        await handle.terminate("overshot the suggestion; trying again with a fresh buy")
+    else:
+        pytest.fail("could not bring a run's history to the suggestion")
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(JointBuyWorkflow.register_demand, repeated, id="demand-E09000001")
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == APPLIED_EARLIER, cause
+    assert cause.details[0] == first_run
+    history = await client.get_workflow_handle(handle.id, run_id=second_run).fetch_history()
+    assert APPLIED_ONCE_PATCH in patches(history), "refused by its validator, not its handler"
+    await handle.query(JointBuyWorkflow.get_state)
+    registered = [e for e in sink.events if e.type == "demand.registered" and e.actor == "E09000001"]
+    assert len(registered) == 1, registered
+    await handle.terminate("test finished")
+
+
+def patches(history: WorkflowHistory) -> list[str]:
+    """The patches a run's history recorded (`workflow.patched` markers)."""
+    convert = pydantic_data_converter.payload_converter
+    found = []
+    for e in history.events:
+        if e.HasField("marker_recorded_event_attributes"):
+            data = e.marker_recorded_event_attributes.details["patch-data"].payloads
+            found.append(convert.from_payloads(data)[0]["id"])
+    return found
