@@ -8,6 +8,10 @@ continue-as-new by the workflow: `workflows.once`). The claim is released only w
 command was definitely refused (a 4xx: nothing applied); after a timeout, a lost connection or a
 crash it stays, and the next repeat takes it over once its lease has ended. Commands that only
 write to PostgreSQL commit their effect and their answer in one transaction.
+
+An answer may carry a secret shown only once (an issued API key's token, `ShownOnce`): the stored
+answer leaves it out, so the table never holds it, and a repeat is answered with a problem saying
+what was issued and that the secret cannot be shown again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -49,6 +54,20 @@ RETRY_SOON = {"Retry-After": "1"}
 _COMMAND_ID: ContextVar[str | None] = ContextVar("command_id", default=None)
 
 
+@dataclass(frozen=True)
+class ShownOnce:
+    """A member of a command's answer shown in the first answer only (a secret): stored without
+    it, and a repeat is refused with `refusal(the stored answer)` instead of replaying it."""
+
+    member: str
+    refusal: Callable[[Any], Problem]
+
+    def stored(self, body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        return {k: v for k, v in body.items() if k != self.member}
+
+
 def command_id() -> str | None:
     """The id of the command being produced under an Idempotency-Key (None without one): the same
     for every attempt of the same `(principal, key)`."""
@@ -74,12 +93,20 @@ def _definitely_refused(err: BaseException) -> bool:
 
 
 class _Claim:
-    def __init__(self, request: Request, principal: Principal, key: str, digest: str) -> None:
+    def __init__(
+        self,
+        request: Request,
+        principal: Principal,
+        key: str,
+        digest: str,
+        shown_once: ShownOnce | None = None,
+    ) -> None:
         self.who = {"principal": principal.key_id, "key": key}
         self.owner = uuid.uuid4().hex
         self.method = request.method
         self.path = request.url.path
         self.digest = digest
+        self.shown_once = shown_once
 
     async def take(self, pool: Any) -> Response | None:
         """Claim the key; or the answer a repeat gets instead of running the command."""
@@ -94,7 +121,7 @@ class _Claim:
             )
             stored = None if claimed else await find_answer(conn, **self.who)
         if stored is not None:
-            return _replay(stored, self.digest)
+            return _replay(stored, self.digest, self.shown_once)
         if not claimed:  # the claim vanished between the two statements: its command was refused
             raise Problem(409, "a request with this Idempotency-Key just failed; retry", headers=RETRY_SOON)
         return None
@@ -137,10 +164,13 @@ class _Claim:
             log.warning("command outcome unknown; the key is kept for a retry", error=type(err).__name__)
 
     async def complete(self, conn: Any, status: int, body: Any) -> None:
-        await complete_key(conn, **self.who, status_code=status, response=body)
+        stored = body if self.shown_once is None else self.shown_once.stored(body)
+        await complete_key(conn, **self.who, status_code=status, response=stored)
 
 
-async def _start(request: Request, principal: Principal) -> _Claim | None:
+async def _start(
+    request: Request, principal: Principal, shown_once: ShownOnce | None = None
+) -> _Claim | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -148,7 +178,7 @@ async def _start(request: Request, principal: Principal) -> _Claim | None:
         raise Problem(400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
     raw = await request.body()
     digest = hashlib.sha256(b"\n".join([request.method.encode(), request.url.path.encode(), raw])).hexdigest()
-    return _Claim(request, principal, key, digest)
+    return _Claim(request, principal, key, digest, shown_once)
 
 
 async def idempotent(request: Request, pool: Any, principal: Principal, produce: Produce) -> Response:
@@ -168,10 +198,12 @@ async def idempotent(request: Request, pool: Any, principal: Principal, produce:
     return _response(status, encoded)
 
 
-async def idempotent_in_db(request: Request, pool: Any, principal: Principal, apply: Apply) -> Response:
+async def idempotent_in_db(
+    request: Request, pool: Any, principal: Principal, apply: Apply, *, shown_once: ShownOnce | None = None
+) -> Response:
     """Run a command that only writes to PostgreSQL: its effect and its answer commit together, and
     only while this attempt still holds the claim, so a crash leaves nothing half done."""
-    claim = await _start(request, principal)
+    claim = await _start(request, principal, shown_once)
     if claim is None:
         async with pool.acquire() as conn, conn.transaction():
             status, body = await apply(conn)
@@ -190,7 +222,7 @@ async def idempotent_in_db(request: Request, pool: Any, principal: Principal, ap
     return _response(status, encoded)
 
 
-def _replay(stored: Any, digest: str) -> Response:
+def _replay(stored: Any, digest: str, shown_once: ShownOnce | None = None) -> Response:
     if stored["request_hash"] != digest:
         raise Problem(
             422,
@@ -201,4 +233,6 @@ def _replay(stored: Any, digest: str) -> Response:
         raise Problem(
             409, "a request with this Idempotency-Key is still in progress; retry", headers=RETRY_SOON
         )
+    if shown_once is not None:
+        raise shown_once.refusal(stored["response"])
     return _response(stored["status_code"], stored["response"], replayed=True)

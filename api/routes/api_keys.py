@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from api.deps import AdminCaller, Pool
-from api.idempotency import idempotent_in_db
+from api.idempotency import ShownOnce, idempotent_in_db
 from api.keys import issue_key
 from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
 from api.schemas import ApiKeyCreate, ApiKeyCreated
@@ -16,9 +16,29 @@ from db.keys import revoke_key
 router = APIRouter(prefix="/v1/api-keys", tags=["identity"])
 
 
+def _token_not_kept(answer: Any) -> Problem:
+    """A repeat of a create that issued a key: only the token's hash is kept, so the token cannot
+    be shown again, however the first answer went."""
+    key_id = answer.get("key_id") if isinstance(answer, dict) else None
+    return Problem(
+        409,
+        f"this request already issued API key {key_id}; its token was shown in that answer only and "
+        f"cannot be shown again. If it was lost, revoke the key (DELETE /v1/api-keys/{key_id}) and "
+        "issue another.",
+        slug="token-already-issued",
+        extra={"key_id": key_id},
+    )
+
+
+# The token is in the first answer only: the stored answer an Idempotency-Key replays leaves it out.
+_TOKEN = ShownOnce("token", _token_not_kept)
+
+
 @router.post("", status_code=201, response_model=ApiKeyCreated, responses=problems(ROLE, BODY, COMMAND))
 async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, caller: AdminCaller) -> Response:
-    """Issue a token for one principal; the token is shown only in this answer."""
+    """Issue a token for one principal; the token is shown only in this answer. A repeat with the
+    same `Idempotency-Key` issues nothing: it answers 409 `token-already-issued` with the key's id,
+    since only the token's hash is kept (revoke the key and issue another if the token was lost)."""
 
     async def apply(conn: Any) -> tuple[int, Any]:
         issued = await issue_key(conn, role=body.role, organisation_id=body.organisation_id, name=body.name)
@@ -30,7 +50,7 @@ async def create_api_key(body: ApiKeyCreate, request: Request, pool: Pool, calle
             name=issued.row["name"],
         )
 
-    return await idempotent_in_db(request, pool, caller, apply)
+    return await idempotent_in_db(request, pool, caller, apply, shown_once=_TOKEN)
 
 
 @router.delete("/{key_id}", status_code=204, response_class=Response, responses=problems(ROLE, BUY))
