@@ -4,8 +4,16 @@ every command carries an Idempotency-Key and is retried with the same key while 
 the command of that point in flight, so a test can kill something exactly there.
 
 The same inputs always make the same buy: councils, suppliers, bids and marks are fixed, requests
-within a step go one at a time, rounds close early once every supplier has bid, and the standstill
-is 0 working days (below threshold), so two runs can be compared event for event.
+within a step go one at a time, and rounds close early once every supplier has bid, so two runs can
+be compared event for event.
+
+The standstill is one working day (voluntary: the value is below the threshold), so it really runs:
+its end is at least a day away, a durable timer in the workflow. A supplier that lost challenges
+the award, which suspends it, and the lead decides. A challenge lodged on a working day is lodged on
+the standstill's last day: it leaves 0 working days, so once the lead dismisses it the award
+follows at once. On a Saturday, a Sunday or a bank holiday the standstill's day is still ahead
+(a dismissal would leave it running for days), so the lead upholds the challenge and cancels the
+buy instead; either way both runs of a test take the same path.
 """
 
 from __future__ import annotations
@@ -39,7 +47,11 @@ POINTS = [
     "round_2",
     "evaluation",
     "evaluation_close",
+    "standstill",
+    "challenge_decision",
 ]
+# The supplier whose tender did not win (it challenges the award) and the one that won.
+CHALLENGER = SUPPLIERS[1]
 
 
 def councils(n: int) -> list[str]:
@@ -61,7 +73,7 @@ def buy_body(title: str) -> dict[str, Any]:
         "sign_up_window": "P7D",
         "viability": {"min_councils": 2, "min_total_quantity": {"laptops": 50}},
         "negotiation": {"rounds": 2, "round_window": "PT2H", "min_decrement_pct": "0.5"},
-        "award": {"standstill_working_days": 0},
+        "award": {"standstill_working_days": 1},
         "requirements": {"certifications": ["cyber_essentials"]},
     }
 
@@ -339,7 +351,39 @@ async def run_lifecycle(client: Client, who: Parties, run: str, disturb: Disturb
         point = "evaluation" if i == 0 else "evaluation_close"
         r = await at(point, disturb, command)
         assert r.status_code == 200, f"marks {supplier}: {r.status_code} {r.text}"
-    await wait_for(client, buy, who.lead, lambda b: b["stage"] == "awarded")
+
+    # The worker dies while the standstill runs: its end is a day or more away.
+    running = await wait_for(client, buy, who.lead, lambda b: b["stage"] == "standstill")
+    assert datetime.fromisoformat(running["stage_deadline"]) > datetime.now(UTC), running
+    await disturb("standstill")
+    r = await client.send(
+        "POST",
+        f"{buy}/challenges",
+        key=k("challenge"),
+        headers=who.suppliers[CHALLENGER],
+        json={"grounds": "our social value answers were marked against the wrong criteria"},
+    )
+    assert r.status_code == 201 and r.json()["stage"] == "suspended", r.text
+    challenge, days_left = r.json()["challenge_id"], r.json()["working_days_left"]
+    decision = (
+        {"outcome": "dismissed", "note": "the marking followed the published criteria"}
+        if days_left == 0
+        else {"outcome": "upheld", "remedy": "cancel", "note": "the buy is cancelled to be run again"}
+    )
+    r = await at(
+        "challenge_decision",
+        disturb,
+        client.send(
+            "POST",
+            f"{buy}/challenges/{challenge}/decision",
+            key=k("decision"),
+            headers=who.lead,
+            json=decision,
+        ),
+    )
+    assert r.status_code == 200, r.text
+    ended = "awarded" if days_left == 0 else "cancelled"
+    await wait_for(client, buy, who.lead, lambda b: b["stage"] == ended)
     return buy
 
 
@@ -361,6 +405,7 @@ def normalise(value: Any, buy_id: str) -> Any:
 
 @dataclass
 class Outcome:
+    stage: str
     events: list[tuple[str, str, Any]]
     award: Any
     contracts: Any
@@ -369,10 +414,12 @@ class Outcome:
 
 async def outcome(client: Client, who: Parties, buy: str, events_rows: list[Any]) -> Outcome:
     buy_id = buy.rsplit("/", 1)[1]
+    stage = (await client.get(buy, headers=who.lead)).json()["stage"]
     award = (await client.get(f"{buy}/award", headers=who.lead)).json()
     contracts = (await client.get(f"{buy}/contracts", headers=who.lead)).json()
     seqs = [row["seq"] for row in events_rows]
     return Outcome(
+        stage=stage,
         events=[(row["type"], row["actor"], normalise(row["data"], buy_id)) for row in events_rows],
         award=normalise(award, buy_id),
         contracts=normalise(contracts, buy_id),

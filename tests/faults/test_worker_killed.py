@@ -3,7 +3,9 @@
 Two buys with the same inputs: one undisturbed, one whose worker is killed (no shutdown, like a
 node lost) while the command of each point is in flight, then a new worker started. The disturbed
 buy ends exactly as the undisturbed one: the same award, the same contracts, the same event log
-(no event missing, none twice, seqs dense), only later.
+(no event missing, none twice, seqs dense), only later. Two of the points are in the standstill:
+the worker is killed while it runs (its end a day away), then with the lead's decision on the
+challenge that suspended it in flight (see `tests.faults.lifecycle`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,15 @@ async def test_worker_killed_at_every_point_changes_nothing_but_time(fault_stack
     assert killed_out.events == calm_out.events
     assert killed_out.award == calm_out.award
     assert killed_out.contracts == calm_out.contracts
-    assert calm_out.contracts["totals"]["contracts"] == 4
+    assert killed_out.stage == calm_out.stage
+    # Awarded after a dismissed challenge (on a working day), else cancelled by an upheld one.
+    challenged = [e for e in calm_out.events if e[0].startswith("challenge.")]
+    assert [e[0] for e in challenged] == ["challenge.lodged", "challenge.decided"], challenged
+    if calm_out.stage == "awarded":
+        assert calm_out.contracts["totals"]["contracts"] == 4
+        assert "standstill.resumed" in [e[0] for e in calm_out.events]
+    else:
+        assert calm_out.stage == "cancelled" and not calm_out.contracts["totals"]["contracts"]
     for w in stack.workers.started[:-1]:
         assert w.proc.returncode == -9
     assert worker[0].proc.poll() is None, worker[0].tail()
