@@ -209,7 +209,16 @@ class CheckOutcome(BaseModel):
     flagged: bool = False
 
 
+# What the workflow keeps of a supplier's reasons (its failed and flagged checks', or the lead's
+# decision's); the full text of every check is in its `assurance.checked` event.
+SUPPLIER_REASON_KEPT = 300
+
+
 class SupplierEntry(BaseModel):
+    """A supplier as the workflow's decisions need it: its verdict and why (at most
+    `SUPPLIER_REASON_KEPT` characters) and, while it awaits the lead's decision, its flagged checks.
+    States recorded before that was so may hold every check."""
+
     name: str
     status: SupplierStatus = "registered"
     reason: str = ""

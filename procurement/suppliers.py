@@ -7,7 +7,14 @@ from decimal import Decimal
 
 from procurement.assurance import CheckResult, annual_contract_value, outcome_of
 from procurement.errors import conflict, invalid
-from procurement.models import BuyState, CheckOutcome, Stage, SupplierStatus
+from procurement.models import (
+    SUPPLIER_REASON_KEPT,
+    BuyState,
+    CheckOutcome,
+    Stage,
+    SupplierEntry,
+    SupplierStatus,
+)
 
 # A Companies House number: 8 digits, or 2 capital letters (SC, NI, OC…) and 6 digits.
 COMPANY_NUMBER = r"^(?:[0-9]{8}|[A-Z]{2}[0-9]{6})$"
@@ -82,3 +89,12 @@ def decide(
     ]
     status = outcome_of(CheckResult.model_validate(c.model_dump()) for c in decided)
     return decided, status
+
+
+def keep_what_decisions_need(entry: SupplierEntry) -> None:
+    """Trim a supplier's verdict, as the workflow keeps it, to what later decisions need: its
+    status, its reasons (at most `SUPPLIER_REASON_KEPT` characters) and, only while it is flagged,
+    the flagged checks the lead's decision will apply to. The full verdict is the event's."""
+    entry.checks = [c for c in entry.checks if c.flagged] if entry.status == "flagged" else []
+    if len(entry.reason) > SUPPLIER_REASON_KEPT:
+        entry.reason = entry.reason[: SUPPLIER_REASON_KEPT - 1] + "…"

@@ -1,9 +1,21 @@
 """The supplier assurance stage of the joint-buy workflow.
 
-Every registered supplier is checked in parallel, each check its own activity with its own timeout
-and retry policy; results become `assurance.checked` events. Suppliers flagged on a discretionary
-ground wait for the lead until a decision deadline, after which the buy's default applies.
-Runs inside the workflow (deterministic): state lives in `BuyState`, so a new run resumes it.
+Registered suppliers are checked in the background, at most `IN_FLIGHT_SUPPLIERS` at a time, each
+check its own activity with its own timeout and retry policy; results become `assurance.checked`
+events. Suppliers flagged on a discretionary ground wait for the lead until a decision deadline,
+after which the buy's default applies.
+
+The stage loop (`workflows.stage`) keeps watching while checks run, so a cancel, a handover or an
+event-log failure is answered with checks still in flight. A run checks only as many suppliers as
+its budget allows (a supplier's checks take `SUPPLIER_MESSAGES` of the run's `messages_per_run`, and
+none start once its history passes `CHECK_HISTORY_EVENTS`), then hands the rest to its successor:
+each verdict is in `BuyState` as soon as it is recorded, so a new run resumes with the suppliers not
+yet checked and never checks a decided one again. Checks still in flight when a run hands over are
+dropped and run again by the next run (they only read).
+
+What the state keeps of a verdict is what later decisions need: the status, its reasons (at most
+`SUPPLIER_REASON_KEPT` characters) and, while a supplier awaits the lead, its flagged checks (the
+lead's decision applies to them). Every check's full result is in the `assurance.checked` event.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from procurement import suppliers as supplier_rules
     from procurement.assurance import CheckResult, outcome_of
     from procurement.models import CheckOutcome, Stage, SupplierEntry
+    from workflows.buy import Buy
     from workflows.search import QUALIFIED_KEY
     from workflows.stage import Next, StageWindow
 
@@ -45,8 +58,24 @@ ASSURANCE_PATCH = "supplier-assurance-checks"
 # failed the workflow there; replaying them keeps doing so.
 CHECK_UNAVAILABLE_PATCH = "assurance-check-unavailable"
 
-# Suppliers checked at once: 7 activities each, far below the 2,000 pending activities per run.
+# Suppliers checked at once by runs before checks ran in the background: 7 activities each.
 BATCH = 50
+
+# Runs from before checks ran in the background awaited every batch on entering the stage (the loop
+# saw no cancel, handover or log failure until all were done) and kept every check in the state.
+BACKGROUND_CHECKS_PATCH = "assurance-checks-in-background"
+
+# Suppliers whose checks are in flight at once, per buy: at most 20 × 7 = 140 check activities
+# (Temporal allows 2,000 pending activities per run).
+IN_FLIGHT_SUPPLIERS = 20
+# A supplier's seven checks cost a run's history about 24 events (three per activity, the workflow
+# tasks between, and the recording of the verdict): about what four commands cost, so each supplier
+# takes four messages of the run's budget.
+SUPPLIER_MESSAGES = 4
+# Whatever the budget, no supplier's checks start once the run's history is this long: below the
+# 4,096 events at which Temporal suggests continuing as new, so the checks in flight (about 500
+# events) finish before the run hands over, and far below its 10,240-event warning.
+CHECK_HISTORY_EVENTS = 3_500
 
 
 def _retry(maximum_interval: float, attempts: int) -> RetryPolicy:
@@ -77,6 +106,11 @@ class AssuranceStage(StageWindow):
 
     stage = Stage.ASSURANCE
 
+    def __init__(self, buy: Buy) -> None:
+        super().__init__(buy)
+        self._checker: asyncio.Task[None] | None = None
+        self._defect: BaseException | None = None
+
     def register(self, cmd: RegisterSupplier) -> int:
         """A supplier registers interest (before sign-up closes); it is checked on entering."""
         self._state.suppliers[cmd.company_number] = SupplierEntry(name=cmd.name)
@@ -87,11 +121,17 @@ class AssuranceStage(StageWindow):
         )
 
     async def enter(self) -> None:
-        if workflow.patched(ASSURANCE_PATCH):
+        if not workflow.patched(ASSURANCE_PATCH):
+            return
+        if not workflow.patched(BACKGROUND_CHECKS_PATCH):
             await self._run_checks()
+            return
+        self._start()
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.create_task(self._check_in_background())
 
-    async def _run_checks(self) -> None:
-        """Check every supplier not yet checked (all of them, unless a previous run began)."""
+    def _start(self) -> None:
+        """On first entering: estimate the annual contract value the checks use, and say so."""
         if self._state.annual_contract_value is None:
             acv = supplier_rules.estimate_annual_contract_value(self._state)
             self._state.annual_contract_value = acv
@@ -105,6 +145,11 @@ class AssuranceStage(StageWindow):
                     "per contract year",
                 },
             )
+
+    async def _run_checks(self) -> None:
+        """Runs from before checks ran in the background: check every supplier not yet checked, a
+        batch at a time, before the loop looks at anything else."""
+        self._start()
         pending = [c for c, e in self._state.suppliers.items() if e.status == "registered"]
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
@@ -113,6 +158,58 @@ class AssuranceStage(StageWindow):
                 self._record(company, checks)
             if self._state.stage != Stage.ASSURANCE:
                 return  # cancelled meanwhile
+        self._await_decisions()
+
+    async def _check_in_background(self) -> None:
+        """Check the suppliers not yet checked, at most `IN_FLIGHT_SUPPLIERS` at a time, for as long
+        as this run goes on checking and has room for them; then, if some are left, hand over."""
+        pending = [c for c, e in self._state.suppliers.items() if e.status == "registered"]
+        in_flight: set[asyncio.Task[None]] = set()
+        for company in pending:
+            await workflow.wait_condition(lambda: len(in_flight) < IN_FLIGHT_SUPPLIERS or not self._going())
+            if not self._going():
+                return
+            if not self._room():
+                # The run's budget is spent: let the checks in flight finish, then hand the rest over.
+                await workflow.wait_condition(lambda: not in_flight or not self._going())
+                if self._going():
+                    self._buy.request_handover()
+                return
+            task = asyncio.create_task(self._check_and_record(company))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        await workflow.wait_condition(lambda: not in_flight or not self._going())
+        if self._going():
+            self._await_decisions()
+
+    def _going(self) -> bool:
+        """Checking goes on while the buy is in assurance, this run is not handing over, and its
+        events can be recorded."""
+        return (
+            self._state.stage == Stage.ASSURANCE
+            and not self._buy.handover_due()
+            and self._buy.events.failure is None
+        )
+
+    def _room(self) -> bool:
+        """Whether this run takes one more supplier's checks (and if so, takes them from its budget)."""
+        if workflow.info().get_current_history_length() >= CHECK_HISTORY_EVENTS:
+            return False
+        return self._buy.reserve(SUPPLIER_MESSAGES)
+
+    async def _check_and_record(self, company_number: str) -> None:
+        """One supplier's checks; its verdict is recorded only if the run still goes on checking (a
+        run handing over, or a buy cancelled meanwhile, leaves the supplier to the next run, or to
+        nobody)."""
+        try:
+            results = await self._check(company_number)
+            if self._going():
+                self._record(company_number, results)
+        except Exception as err:  # a defect: the loop fails the workflow task (see `work_done`)
+            self._defect = err
+
+    def _await_decisions(self) -> None:
+        """Every supplier is checked: if some are flagged, open the window for the lead's decisions."""
         flagged = [c for c, e in self._state.suppliers.items() if e.status == "flagged"]
         if flagged and self._state.stage_deadline is None:
             window = self._state.terms.requirements.discretionary_decision_window
@@ -170,13 +267,18 @@ class AssuranceStage(StageWindow):
                 "checks": [c.model_dump() for c in entry.checks],
             },
         )
+        if workflow.patched(BACKGROUND_CHECKS_PATCH):
+            supplier_rules.keep_what_decisions_need(entry)
 
     def decide(self, company_number: str, exclude: bool, reason: str, actor: str) -> int:
+        """The lead's (or the default's) decision on a flagged supplier: its flagged checks become
+        final. The event carries the checks the state kept (every check, for verdicts recorded
+        before the state kept only the flagged ones; the projection updates those it names)."""
         entry = self._state.suppliers[company_number]
         entry.checks, status = supplier_rules.decide(entry.checks, exclude, reason)
         entry.status = status
         entry.reason = "; ".join(c.reason for c in entry.checks if not c.passed)
-        return self._buy.emit(
+        seq = self._buy.emit(
             "exclusion.decided",
             actor,
             {
@@ -187,9 +289,13 @@ class AssuranceStage(StageWindow):
                 "checks": [c.model_dump() for c in entry.checks],
             },
         )
+        supplier_rules.keep_what_decisions_need(entry)  # state only: the event has it all
+        return seq
 
     def work_done(self) -> bool:
         """Checks have run and no supplier is left waiting for a check or a decision."""
+        if self._defect is not None:
+            raise self._defect  # a defect in checking: the workflow task fails, a fixed worker resumes
         return self._state.annual_contract_value is not None and all(
             e.status in ("qualified", "excluded") for e in self._state.suppliers.values()
         )

@@ -122,6 +122,15 @@ class Buy:
     def handover_due(self) -> bool:
         return self._handover.due()
 
+    def reserve(self, messages: int) -> bool:
+        """Take `messages` of this run's budget for work that is not a command (see
+        `Handover.reserve`); False once the run has no room left for it."""
+        return self._handover.reserve(messages)
+
+    def request_handover(self) -> None:
+        """The run's budget is used up by such work: hand over (the loop sees `handover_due`)."""
+        self._handover.spend()
+
     async def hand_over(self) -> NoReturn:
         """Continue as new: the next run starts from this state, with a fresh history."""
         await self.drain()

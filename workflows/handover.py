@@ -52,6 +52,20 @@ class Handover:
         if workflow.info().is_continue_as_new_suggested():
             self._noticed = True
 
+    def reserve(self, messages: int) -> bool:
+        """Work that is not a command (a supplier's checks) takes `messages` of this run's budget,
+        as long as room for one more command is left; False once it is not (the work is then left
+        to the next run). Called only from recorded tasks, like `count`."""
+        if self.messages + messages >= self._budget:
+            return False
+        self.messages += messages
+        return True
+
+    def spend(self) -> None:
+        """Work that found the budget used up, and has nothing left in flight, asks for the
+        handover: from now on the run is due to continue as new."""
+        self.messages = max(self.messages, self._budget)
+
     def due(self) -> bool:
         if self.messages >= self._budget:
             return True

@@ -232,12 +232,19 @@ async def test_register_outage_is_retried_and_not_found_is_a_failed_check(
     handle = await _to_assurance(time_env, sink, task_queue, [flaky, missing])
     state = await _until(handle, lambda s: s.stage != Stage.ASSURANCE)
     assert reg.calls[flaky] == 4  # three failures, then the answer
-    status_check = next(c for c in state.suppliers[flaky].checks if c.check == "company_status")
-    assert status_check.passed
+    # Every check's result is in the `assurance.checked` event; the state keeps the verdict.
+    checks = {
+        e.data["company_number"]: e.data["checks"] for e in sink.events if e.type == "assurance.checked"
+    }
+    status_check = next(c for c in checks[flaky] if c["check"] == "company_status")
+    assert status_check["passed"]
     assert state.suppliers[flaky].status == "qualified"
-    missing_check = next(c for c in state.suppliers[missing].checks if c.check == "company_status")
-    assert not missing_check.passed
-    assert missing_check.reason == "company not found on the register"
+    assert state.suppliers[flaky].checks == []
+    missing_check = next(c for c in checks[missing] if c["check"] == "company_status")
+    assert not missing_check["passed"]
+    assert missing_check["reason"] == "company not found on the register"
+    assert state.suppliers[missing].status == "excluded"
+    assert "company not found on the register" in state.suppliers[missing].reason
     assert reg.calls[missing] == 1  # an answer, not a retry loop
     assert state.stage == Stage.NEGOTIATION, [e.type for e in sink.events][12:]
 
