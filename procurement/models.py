@@ -211,18 +211,76 @@ class CheckOutcome(BaseModel):
 
 # What the workflow keeps of a supplier's reasons (its failed and flagged checks', or the lead's
 # decision's); the full text of every check is in its `assurance.checked` event.
-SUPPLIER_REASON_KEPT = 300
+SUPPLIER_REASON_KEPT = 200
 
 
 class SupplierEntry(BaseModel):
-    """A supplier as the workflow's decisions need it: its verdict and why (at most
-    `SUPPLIER_REASON_KEPT` characters) and, while it awaits the lead's decision, its flagged checks.
-    States recorded before that was so may hold every check."""
+    """A supplier as the workflow's decisions need it: its verdict and why, as its failed checks'
+    reasons (at most `SUPPLIER_REASON_KEPT` characters) or, while it awaits the lead's decision, its
+    flagged checks. States recorded before that was so may hold its name and every check."""
 
-    name: str
+    name: str = ""  # only in states recorded before: the name is the `supplier.registered` event's
     status: SupplierStatus = "registered"
     reason: str = ""
     checks: list[CheckOutcome] = Field(default_factory=list)
+
+
+# A check as packed: whether it failed, passed or is flagged for the lead.
+_FAILED, _PASSED, _FLAGGED = 0, 1, 2
+
+
+def packed_suppliers(suppliers: dict[str, dict[str, Any]]) -> list[Any]:
+    """The suppliers (as JSON-ready dicts) packed: `[texts, {company: [name, status, reason,
+    checks]}]`, every reason and check name an index into `texts`, so the few texts many suppliers
+    share ("check unavailable: the company register could not be reached…" in an outage, "company
+    not found on the register") travel once. A check is `[name, reason, 0 failed | 1 passed | 2
+    flagged]`; trailing empty parts are left off (a registered supplier is `[name, "registered"]`)."""
+    texts: list[str] = []
+    index: dict[str, int] = {}
+
+    def ref(text: str) -> int:
+        at = index.get(text)
+        if at is None:
+            at = index[text] = len(texts)
+            texts.append(text)
+        return at
+
+    entries: dict[str, list[Any]] = {}
+    for company, e in suppliers.items():
+        entry: list[Any] = [e["name"], e["status"]]
+        if e["reason"] or e["checks"]:
+            entry.append(ref(e["reason"]))
+        if e["checks"]:
+            entry.append(
+                [
+                    [ref(c["check"]), ref(c["reason"]), _FLAGGED if c["flagged"] else int(c["passed"])]
+                    for c in e["checks"]
+                ]
+            )
+        entries[company] = entry
+    return [texts, entries]
+
+
+def unpacked_suppliers(packed: list[Any]) -> dict[str, dict[str, Any]]:
+    texts, entries = packed
+    suppliers: dict[str, dict[str, Any]] = {}
+    for company, entry in entries.items():
+        checks = entry[3] if len(entry) > 3 else []
+        suppliers[company] = {
+            "name": entry[0],
+            "status": entry[1],
+            "reason": texts[entry[2]] if len(entry) > 2 else "",
+            "checks": [
+                {
+                    "check": texts[c],
+                    "reason": texts[r],
+                    "passed": code == _PASSED,
+                    "flagged": code == _FLAGGED,
+                }
+                for c, r, code in checks
+            ],
+        }
+    return suppliers
 
 
 class Bid(BaseModel):
@@ -349,6 +407,7 @@ class BuyState(BaseModel):
     baseline, quantity signed up, budget ceiling, sign-up price limit]` (amounts as strings),
     trailing zeros and nulls left off; a sign-up without demand on its lot (not reachable through the
     rules) `[lot index, quantity, limit]`. A third of the size of the named fields; both are read.
+    The suppliers travel packed too, their reasons once each (`packed_suppliers`).
     """
 
     buy_id: str
@@ -424,11 +483,15 @@ class BuyState(BaseModel):
                 else:
                     signups[council] = [_packed_sign_up(index, s) for s in self.signups[council]]
         data["demand"], data["signups"] = demand, signups
+        if data.get("suppliers"):
+            data["suppliers"] = packed_suppliers(data["suppliers"])
         return data
 
     @model_validator(mode="before")
     @classmethod
     def _unpacked(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("suppliers"), list):
+            data = {**data, "suppliers": unpacked_suppliers(data["suppliers"])}
         if not isinstance(data, dict) or not _is_packed(data):
             return data
         terms = data["terms"]

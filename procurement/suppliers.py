@@ -19,13 +19,18 @@ from procurement.models import (
 # A Companies House number: 8 digits, or 2 capital letters (SC, NI, OC…) and 6 digits.
 COMPANY_NUMBER = r"^(?:[0-9]{8}|[A-Z]{2}[0-9]{6})$"
 REGISTRATION_STAGES = frozenset({Stage.DEMAND, Stage.SIGN_UP})
+# A buy takes at most this many suppliers: what keeps their part of the workflow's state, and so
+# every payload that carries it, bounded (README, "Scale").
+MAX_SUPPLIERS = 2_000
 
 
-def check_register_supplier(state: BuyState) -> None:
+def check_register_supplier(state: BuyState, company_number: str) -> None:
     if state.stage not in REGISTRATION_STAGES:
         raise conflict(
             f"suppliers register interest before assurance starts; this buy is in {state.stage.value}"
         )
+    if company_number not in state.suppliers and len(state.suppliers) >= MAX_SUPPLIERS:
+        raise conflict(f"this buy already has {MAX_SUPPLIERS:,} suppliers, the most one buy takes")
 
 
 def check_decide_exclusion(state: BuyState, company_number: str, reason: str) -> None:
@@ -93,8 +98,13 @@ def decide(
 
 def keep_what_decisions_need(entry: SupplierEntry) -> None:
     """Trim a supplier's verdict, as the workflow keeps it, to what later decisions need: its
-    status, its reasons (at most `SUPPLIER_REASON_KEPT` characters) and, only while it is flagged,
-    the flagged checks the lead's decision will apply to. The full verdict is the event's."""
-    entry.checks = [c for c in entry.checks if c.flagged] if entry.status == "flagged" else []
+    status and why. While it is flagged, why is its flagged checks (the lead's decision applies to
+    them); once final, its failed checks' reasons (at most `SUPPLIER_REASON_KEPT` characters). The
+    full verdict is the event's."""
+    if entry.status == "flagged":
+        entry.checks = [c for c in entry.checks if c.flagged]
+        entry.reason = ""  # its flagged checks say why, and are what the decision applies to
+        return
+    entry.checks = []
     if len(entry.reason) > SUPPLIER_REASON_KEPT:
         entry.reason = entry.reason[: SUPPLIER_REASON_KEPT - 1] + "…"

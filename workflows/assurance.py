@@ -113,7 +113,8 @@ class AssuranceStage(StageWindow):
 
     def register(self, cmd: RegisterSupplier) -> int:
         """A supplier registers interest (before sign-up closes); it is checked on entering."""
-        self._state.suppliers[cmd.company_number] = SupplierEntry(name=cmd.name)
+        # Its name is the event's (and the API's, from PostgreSQL): no decision here needs it.
+        self._state.suppliers[cmd.company_number] = SupplierEntry()
         return self._buy.emit(
             "supplier.registered",
             f"supplier:{cmd.company_number}",

@@ -143,7 +143,10 @@ class JointBuyWorkflow:
         await workflow.wait_condition(lambda: self._buy.state.stage != Stage.DRAFT)
         return await self._buy.receipt(self._buy.last_seq)
 
-    @command(RegisterSupplier, lambda state, _cmd: supplier_rules.check_register_supplier(state))
+    @command(
+        RegisterSupplier,
+        lambda state, cmd: supplier_rules.check_register_supplier(state, cmd.company_number),
+    )
     async def register_supplier(self, cmd: RegisterSupplier, _checked: None) -> Receipt:
         return await self._buy.receipt(self._assurance.register(cmd))
 
