@@ -110,3 +110,10 @@ async def test_assurance_end_to_end_and_shaped_by_role(api: Api) -> None:
     assert final["stage"] == "negotiation"
     done = (await api.http.get(f"{base}/assurance", headers=lead)).json()
     assert done["counts"] == {"qualified": 2, "excluded": 1}
+    # The decision's event names the check it decided; the supplier's other checks stand as checked.
+    decided = next(s for s in done["suppliers"] if s["company_number"] == FLAGGED)
+    assert len(decided["checks"]) == 7
+    debarment = next(c for c in decided["checks"] if c["check"] == "debarment")
+    assert debarment["passed"] and not debarment["flagged"]
+    assert debarment["reason"].endswith("past performance failure; remedial plan accepted"), debarment
+    assert all(c["passed"] for c in decided["checks"])
