@@ -44,7 +44,7 @@ from tests.conftest import temporal_test_server_path
 from tests.support import new_state, register_search_attributes
 from tests.workflows.conftest import EventSink, buy_id, execute
 from tests.workflows.test_assurance import Registries, profile
-from workflows.assurance import IN_FLIGHT_SUPPLIERS
+from workflows.assurance import CHECK_HISTORY_EVENTS, IN_FLIGHT_SUPPLIERS
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.search import initial_search_attributes
 
@@ -182,7 +182,7 @@ def signed_up_state(now: datetime, suppliers: list[str]) -> BuyState:
         "E06000001": [SignUpLine(lot_id="laptops", quantity=600)],
         "E06000002": [SignUpLine(lot_id="laptops", quantity=400)],
     }
-    state.suppliers = {number: SupplierEntry(name=f"Company {number} Ltd") for number in suppliers}
+    state.suppliers = {number: SupplierEntry() for number in suppliers}
     return state
 
 
@@ -346,6 +346,26 @@ async def test_two_thousand_suppliers_are_assured_across_runs(big_setup: Setup) 
     assert len(runs) > 1
     assert max(lengths) <= HISTORY_WARNING, lengths
     assert largest < PAYLOAD_LIMIT
+
+
+async def test_a_long_history_hands_over_whatever_the_budget(setup: Setup) -> None:
+    """With the largest budget a run may have, the run's history decides: no supplier's checks
+    start past `CHECK_HISTORY_EVENTS`, the checks in flight finish, and the run hands over before
+    Temporal would suggest it."""
+    s = setup
+    suppliers = numbers(300)
+    for i, number in enumerate(suppliers):
+        s.reg.statuses[number] = "active"
+        s.reg.profiles[number] = profile(i)
+    handle = await into_assurance(s, suppliers, messages_per_run=1800)
+    await until(lambda: recorded(s, "assurance.completed"), "assurance completed", 300)
+    assert verdicts(s) == Counter(suppliers)
+    assert s.reg.calls == dict.fromkeys(suppliers, 1)
+    runs = await runs_of(s.client, handle.id, handle.first_execution_run_id or "")
+    lengths = [len(run) for run in runs]
+    assert len(runs) > 1
+    print(f"\nhistories {lengths}")
+    assert all(CHECK_HISTORY_EVENTS <= n < 4_096 for n in lengths[:-1]), lengths
 
 
 # ---- the loop answers while checks wait ----------------------------------------------------------
