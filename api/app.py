@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
             owned_pool = await create_pool(settings.database_url, max_size=20)
             app.state.pool = owned_pool
         if getattr(app.state, "gateway", None) is None:
-            app.state.gateway = _gateway(await connect_client(settings), settings)
+            app.state.gateway = _gateway(await connect_client(settings), settings, app)
         dispatcher = None
         if settings.webhook_dispatch:
             dispatcher = asyncio.create_task(Dispatcher(app.state.pool, settings).run(), name="webhooks")
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     )
     app.state.settings = settings
     app.state.pool = pool
-    app.state.gateway = _gateway(client, settings) if client is not None else None
+    app.state.gateway = _gateway(client, settings, app) if client is not None else None
     install_problem_handlers(app)
     app.middleware("http")(metrics.middleware)
     app.middleware("http")(_bind_request)
@@ -117,9 +117,11 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     return app
 
 
-def _gateway(client: Any, settings: Settings) -> BuyGateway:
+def _gateway(client: Any, settings: Settings, app: FastAPI) -> BuyGateway:
     return BuyGateway(
         client,
+        # The pool may be opened by the lifespan, after the gateway.
+        pool=lambda: app.state.pool,
         task_queue=settings.task_queue,
         max_in_flight=settings.max_updates_in_flight,
         messages_per_run=settings.messages_per_run,

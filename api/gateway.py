@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from temporalio.client import (
     Client,
@@ -23,7 +25,15 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.idempotency import command_id
 from api.problems import KIND_STATUS, Problem
-from messages.joint_buy import APPLIED_EARLIER, EVENT_LOG_FAILURE, RUN_HANDOVER, JointBuyInput, Receipt
+from db.events import EventGap, append_events
+from messages.joint_buy import (
+    APPLIED_EARLIER,
+    EVENT_LOG_FAILURE,
+    RUN_HANDOVER,
+    Command,
+    JointBuyInput,
+    Receipt,
+)
 from procurement.models import BuyState
 from workflows.joint_buy import JointBuyWorkflow
 from workflows.search import initial_search_attributes, memo, static_details, static_summary
@@ -39,6 +49,8 @@ _STATUS = {kind.value: status for kind, status in KIND_STATUS.items()} | {EVENT_
 # A transient refusal (too many updates in flight, from another API process; an aborted update)
 # is retried this long.
 _BACKOFF_ATTEMPTS = 8
+# How many buys' "recorded through" seq this process remembers (the least recently used go first).
+_REMEMBERED_BUYS = 4096
 
 
 class _Slots:
@@ -70,8 +82,13 @@ class BuyGateway:
         max_in_flight: int,
         messages_per_run: int,
         check_patience_seconds: int = 900,
+        pool: Callable[[], Any] | None = None,
     ):
         self.client = client
+        self._pool = pool
+        # Per buy: every event up to this seq is in PostgreSQL (this process saw to it). Sent with
+        # the next command, so the workflow stops carrying those events in answers.
+        self._logged: OrderedDict[str, int] = OrderedDict()
         self._task_queue = task_queue
         self._slots = _Slots(max_in_flight)
         self._messages_per_run = messages_per_run
@@ -92,6 +109,7 @@ class BuyGateway:
                     state=state,
                     messages_per_run=self._messages_per_run,
                     check_patience_seconds=self._check_patience_seconds,
+                    answers_carry_events=True,
                 ),
                 id=state.buy_id,
                 task_queue=self._task_queue,
@@ -111,9 +129,10 @@ class BuyGateway:
                 raise Problem(409, f"joint buy {state.buy_id} already exists") from err
 
         async def confirm() -> Receipt:
-            return await self.handle(state.buy_id).execute_update(
+            receipt = await self.handle(state.buy_id).execute_update(
                 JointBuyWorkflow.confirm_started, id=command_id()
             )
+            return await self._recorded(state.buy_id, receipt)
 
         return await self._guarded(state.buy_id, confirm)
 
@@ -131,19 +150,59 @@ class BuyGateway:
         # continued as new in between) is refused by the workflow, naming the run that applied it,
         # and answered with that run's outcome of the update (`workflows.once`).
         update_id = command_id()
+        if isinstance(arg, Command):
+            arg = arg.model_copy(update={"recorded_through": self._logged.get(buy_id, 0)})
 
         async def call() -> Answer:
             try:
-                return await self.handle(buy_id).execute_update(update, arg, id=update_id)
+                answer = await self.handle(buy_id).execute_update(update, arg, id=update_id)
             except WorkflowUpdateFailedError as err:
                 run_id = _applied_by(err)
                 if run_id is None or update_id is None:
                     raise
-            # The outcome the earlier run gave this update: its answer, or its refusal.
-            earlier = self.client.get_workflow_handle_for(JointBuyWorkflow.run, buy_id, run_id=run_id)
-            return await _first_outcome(earlier.get_update_handle_for(update, update_id))
+                # The outcome the earlier run gave this update: its answer, or its refusal.
+                earlier = self.client.get_workflow_handle_for(JointBuyWorkflow.run, buy_id, run_id=run_id)
+                answer = await _first_outcome(earlier.get_update_handle_for(update, update_id))
+            return await self._recorded(buy_id, answer)
 
         return await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
+
+    async def _recorded(self, buy_id: str, answer: T) -> T:
+        """The answer once the events it carries are in PostgreSQL (see `Buy.receipt`), without them.
+
+        Written idempotently by seq in one transaction with their projections, as the worker's
+        `record_events` writes them; whichever comes first writes, the other finds them there."""
+        if not isinstance(answer, Receipt):
+            return answer
+        if not answer.unrecorded:
+            self._remember(buy_id, answer.seq)
+            return answer
+        if self._pool is None:
+            raise RuntimeError("this gateway has no database pool to record a command's events")
+        try:
+            async with self._pool().acquire() as conn:
+                await append_events(conn, buy_id=buy_id, events=answer.unrecorded)
+        except (EventGap, asyncpg.DataError) as err:
+            # Refused for good, as the worker's write will be: the buy stops for an operator.
+            log.error("events refused by the database", buy_id=buy_id, error=str(err))
+            raise Problem(
+                503, "this joint buy's audit log could not be written; the buy has stopped for an operator"
+            ) from err
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            # The command was taken: a retry with the same Idempotency-Key gets this answer again and
+            # records the same events (a no-op once the worker has written them).
+            log.warning("recording a command's events failed", buy_id=buy_id, error=str(err))
+            raise Problem(
+                503, "the command was taken but could not be confirmed; retry", headers={"Retry-After": "1"}
+            ) from err
+        self._remember(buy_id, answer.seq)
+        return answer.model_copy(update={"unrecorded": []})
+
+    def _remember(self, buy_id: str, seq: int) -> None:
+        """Every event of `buy_id` up to `seq` is in PostgreSQL."""
+        self._logged[buy_id] = max(seq, self._logged.pop(buy_id, 0))
+        while len(self._logged) > _REMEMBERED_BUYS:
+            self._logged.popitem(last=False)
 
     async def _guarded(self, buy_id: str, call: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(_BACKOFF_ATTEMPTS):

@@ -42,38 +42,62 @@ class JointBuyInput(BaseModel):
     # How long one assurance check may keep failing (its provider down, its answer unreadable)
     # before it is reported unavailable and the supplier flagged for the lead's decision.
     check_patience_seconds: int = Field(default=900, ge=5, le=7 * 24 * 3600)
+    # Whoever sends this buy's commands records the events their answers carry before it answers
+    # (`Receipt.unrecorded`; the API does, `api.gateway`). Without it a command waits for the
+    # worker's own write, so a client of Temporal alone still answers only once its event is in
+    # PostgreSQL.
+    answers_carry_events: bool = False
 
 
-class RegisterDemand(BaseModel):
+class Command(BaseModel):
+    """A command to a buy's workflow, from the API.
+
+    `recorded_through`: the buy's events up to this seq are in PostgreSQL, as far as the API that
+    sends the command knows (it recorded them itself from earlier answers, see `Receipt`). The
+    workflow then stops carrying them in later answers, so an answer carries only the events of the
+    commands still in flight. Set by the API (`api.gateway`), never from a request body.
+    """
+
+    recorded_through: int = 0
+
+
+class RegisterDemand(Command):
     council: str
     lines: list[DemandLine]
 
 
-class WithdrawDemand(BaseModel):
+class WithdrawDemand(Command):
     council: str
 
 
-class SignUp(BaseModel):
+class SignUp(Command):
     council: str
     lines: list[SignUpLine]
 
 
-class CloseStage(BaseModel):
+class CloseStage(Command):
     stage: Stage
     actor: str
 
 
-class Cancel(BaseModel):
+class Cancel(Command):
     reason: str = Field(min_length=1, max_length=2000)
     actor: str
 
 
 class Receipt(BaseModel):
-    """What an accepted command returns once its event is in PostgreSQL."""
+    """What an accepted command returns: its event's seq, the stage and the aggregate it left.
+
+    `unrecorded` holds the buy's events up to `seq` that the workflow did not yet know to be in
+    PostgreSQL (at most `MAX_CARRIED_EVENTS`); the API records them (idempotently, by seq) before it
+    answers, so a command still answers only once its event is in PostgreSQL. Empty when the
+    workflow waited for its own event log instead. Never part of an HTTP answer.
+    """
 
     seq: int
     stage: Stage
     aggregate: dict[str, LotAggregate] = Field(default_factory=dict)
+    unrecorded: list[DomainEvent] = Field(default_factory=list)
 
 
 class RecordEvents(BaseModel):
@@ -86,12 +110,12 @@ class BuyOutcome(BaseModel):
     reason: str = ""
 
 
-class RegisterSupplier(BaseModel):
+class RegisterSupplier(Command):
     company_number: str
     name: str
 
 
-class DecideExclusion(BaseModel):
+class DecideExclusion(Command):
     company_number: str
     exclude: bool
     reason: str = Field(min_length=1, max_length=2000)
@@ -117,7 +141,7 @@ CHECK_MODERN_SLAVERY = "check_modern_slavery"
 CHECK_CARBON_REDUCTION_PLAN = "check_carbon_reduction_plan"
 
 
-class SubmitBid(BaseModel):
+class SubmitBid(Command):
     company_number: str
     lot_id: str
     # Checked by the workflow's rules (422 with the field), not here: a malformed ladder must reach
@@ -136,7 +160,7 @@ class BidReceipt(Receipt):
     tiers: list[Tier]
 
 
-class EnterScores(BaseModel):
+class EnterScores(Command):
     company_number: str
     lot_id: str
     quality: int
@@ -148,7 +172,7 @@ class ScoresReceipt(Receipt):
     still_to_score: int
 
 
-class LodgeChallenge(BaseModel):
+class LodgeChallenge(Command):
     company_number: str
     grounds: str = Field(min_length=1, max_length=10_000)
 
@@ -166,7 +190,7 @@ class CorrectedMarks(BaseModel):
     social_value: int = Field(ge=0, le=100, strict=True)
 
 
-class DecideChallenge(BaseModel):
+class DecideChallenge(Command):
     challenge_id: str
     outcome: Literal["dismissed", "upheld"]
     note: str = Field(default="", max_length=10_000)
@@ -175,7 +199,7 @@ class DecideChallenge(BaseModel):
     actor: str
 
 
-class AskQuestion(BaseModel):
+class AskQuestion(Command):
     company_number: str
     lot_id: str | None = None
     # Checked by the workflow's rule (422 naming the field): never refused while deserializing.
@@ -186,7 +210,7 @@ class QuestionReceipt(Receipt):
     question_id: str
 
 
-class AnswerQuestion(BaseModel):
+class AnswerQuestion(Command):
     question_id: str
     answer: str
     publish: Literal["all", "asker"]
@@ -196,7 +220,7 @@ class AnswerQuestion(BaseModel):
     question: str = Field(default="", max_length=10_000)
 
 
-class CancelLot(BaseModel):
+class CancelLot(Command):
     lot_id: str
     reason_code: LotCancelReason
     reason: str = Field(min_length=1, max_length=2000)

@@ -59,6 +59,7 @@ def command(
 
         async def handler(self: Host, cmd: Cmd) -> Answer:
             self._buy.count()
+            self._buy.recorded_through(getattr(cmd, "recorded_through", 0))
             self._buy.once.refuse_repeat_in_handler()
             checked = check(self, cmd)
             self._buy.once.applied()

@@ -9,6 +9,7 @@ answer can read it back from the API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,16 @@ MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 256 * 1024
 # Runs from before these changes wrote one unbounded batch per turn, as a scheduled activity.
 BOUNDED_BATCHES_PATCH = "record-events-in-bounded-batches"
+# A command's answer carries the buy's events up to its own that are not yet known to be recorded,
+# for the API to record before it answers, as long as they are at most this many and this big;
+# beyond that (the flusher is behind: a database outage) the command waits for the flusher.
+MAX_CARRIED_EVENTS = 32
+MAX_CARRIED_BYTES = 64 * 1024
+# Events only answers carry (their API records them) are written by the flusher too, as a safety
+# net for an API that died before writing, but only once they have waited this long: a command
+# then costs one workflow task, not an activity and two more tasks. Any other event (a stage
+# change, an event a handler waits for, the events of a run about to hand over) is written at once.
+CARRIED_FLUSH_DELAY = timedelta(seconds=1)
 
 # Persisting events must outlast a database outage: retry forever with a bounded backoff.
 RECORD_RETRY = RetryPolicy(
@@ -40,11 +51,19 @@ RECORD_RETRY = RetryPolicy(
 
 
 class EventLog:
-    def __init__(self, state: BuyState, *, on_recorded: Callable[[], None]) -> None:
+    def __init__(self, state: BuyState, *, on_recorded: Callable[[], None], carry: bool = False) -> None:
         self._state = state
         self._pending: list[DomainEvent] = []
+        # The batch `record_events` is writing now (taken from `_pending`, not yet recorded).
+        self._writing: list[DomainEvent] = []
         self._recorded_seq = state.next_seq - 1
         self._on_recorded = on_recorded
+        # Answers carry unrecorded events for the API to record (`unrecorded_through`).
+        self._carry = carry
+        # The last seq an answer carried, and how many handlers wait for the flusher.
+        self._carried_seq = self._recorded_seq
+        self._waiting = 0
+        self._draining = False
         # Set when the database refused a batch for good (an event-sequence gap: a defect, never a
         # mere outage, which is retried forever). Nothing after it can be recorded.
         self.failure: ActivityError | None = None
@@ -68,13 +87,53 @@ class EventLog:
         return seq
 
     async def wait_recorded(self, seq: int) -> None:
-        await workflow.wait_condition(lambda: self._recorded_seq >= seq or self.failure is not None)
+        self._waiting += 1
+        try:
+            await workflow.wait_condition(lambda: self._recorded_seq >= seq or self.failure is not None)
+        finally:
+            self._waiting -= 1
         if self._recorded_seq < seq:
             raise ApplicationError(
                 "this joint buy's audit log could not be written; the buy has stopped for an operator",
                 type=EVENT_LOG_FAILURE,
                 non_retryable=True,
             )
+
+    def unrecorded_through(self, seq: int) -> list[DomainEvent] | None:
+        """The events up to `seq` not yet known to be in PostgreSQL, for the caller to record; None
+        when they are too many or too big to carry (or the log has failed): then wait instead."""
+        if not self._carry or self.failure is not None:
+            return None
+        events = [e for e in (*self._writing, *self._pending) if self._recorded_seq < e.seq <= seq]
+        if len(events) > MAX_CARRIED_EVENTS:
+            return None
+        if sum(len(e.model_dump_json()) for e in events) > MAX_CARRIED_BYTES:
+            return None
+        self._carried_seq = max(self._carried_seq, seq)
+        return events
+
+    def recorded_through(self, seq: int) -> None:
+        """A command's sender says the events up to `seq` are in PostgreSQL (it recorded what
+        earlier answers carried): they are no longer pending, and later answers leave them out."""
+        seq = min(seq, self._state.next_seq - 1)
+        if not self._carry or seq <= self._recorded_seq:
+            return
+        self._recorded_seq = seq
+        self._pending = [e for e in self._pending if e.seq > seq]
+
+    def drain_now(self) -> None:
+        """The run is ending or handing over: write whatever is pending without delay."""
+        self._draining = True
+
+    def _urgent(self) -> bool:
+        """Pending events that must be written now rather than after `CARRIED_FLUSH_DELAY`."""
+        return (
+            not self._carry
+            or self._draining
+            or self._waiting > 0
+            or len(self._pending) >= MAX_BATCH_EVENTS
+            or (bool(self._pending) and self._pending[-1].seq > self._carried_seq)
+        )
 
     def raise_if_failed(self) -> None:
         """Fail the workflow loudly rather than wait forever for events that cannot be written."""
@@ -90,8 +149,16 @@ class EventLog:
         bounded = workflow.patched(BOUNDED_BATCHES_PATCH)
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
+            if not self._urgent():
+                # Only carried events: their APIs are recording them. One timer per delay, not one
+                # activity per command; they are usually acknowledged (`recorded_through`) by then.
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(self._urgent, timeout=CARRIED_FLUSH_DELAY)
+                if not self._pending:
+                    continue
             batch = self._take() if bounded else self._take_all()
             arg = RecordEvents(buy_id=self._state.buy_id, events=batch)
+            self._writing = batch
             try:
                 # Not (yet) a local activity: tried, it shortened a lone command's round trip, but it
                 # holds its workflow task open while it waits for one of the worker's database
@@ -110,7 +177,8 @@ class EventLog:
                 workflow.logger.error("recording events failed for good: %s", err.cause)
                 self.failure = err
                 return
-            self._recorded_seq = batch[-1].seq
+            self._recorded_seq = max(self._recorded_seq, batch[-1].seq)
+            self._writing = []
             self._on_recorded()
 
     def _take_all(self) -> list[DomainEvent]:

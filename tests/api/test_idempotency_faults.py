@@ -291,7 +291,9 @@ async def test_a_second_start_of_the_same_buy_is_a_409_problem_not_a_crash(
     """Starting a buy whose workflow already exists (a retried start) is a problem, never an
     unhandled WorkflowAlreadyStartedError (a 500)."""
     task_queue = f"faults-start-{uuid.uuid4().hex[:6]}"
-    gateway = BuyGateway(dev_env.client, task_queue=task_queue, max_in_flight=8, messages_per_run=100)
+    gateway = BuyGateway(
+        dev_env.client, task_queue=task_queue, max_in_flight=8, messages_per_run=100, pool=lambda: pool
+    )
     terms = BuyTerms.model_validate(buy_body())
     state = BuyState(buy_id=f"jb-{uuid.uuid4().hex[:12]}", lead="LEAD-START", terms=terms)
     async with build_worker(dev_env.client, pool, task_queue):

@@ -157,7 +157,7 @@ async def drive_demand_sign_up(env: WorkflowEnvironment, task_queue: str, _regis
     state = new_state(WORKFLOW_ID, await env.get_current_time())
     handle = await client.start_workflow(
         JointBuyWorkflow.run,
-        JointBuyInput(state=state),
+        JointBuyInput(state=state, answers_carry_events=True),
         id=WORKFLOW_ID,
         task_queue=task_queue,
         search_attributes=initial_search_attributes(state),
@@ -227,7 +227,7 @@ async def drive_negotiation_award(env: WorkflowEnvironment, task_queue: str, _re
     )
     handle = await client.start_workflow(
         JointBuyWorkflow.run,
-        JointBuyInput(state=state),
+        JointBuyInput(state=state, answers_carry_events=True),
         id=NEGOTIATION_AWARD_ID,
         task_queue=task_queue,
         search_attributes=initial_search_attributes(state),
@@ -315,7 +315,7 @@ async def drive_coalition(env: WorkflowEnvironment, task_queue: str, _registries
     )
     handle = await client.start_workflow(
         JointBuyWorkflow.run,
-        JointBuyInput(state=state),
+        JointBuyInput(state=state, answers_carry_events=True),
         id=COALITION_ID,
         task_queue=task_queue,
         search_attributes=initial_search_attributes(state),

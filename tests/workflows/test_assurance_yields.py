@@ -26,7 +26,6 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
@@ -42,7 +41,7 @@ from procurement.assurance import DebarmentEntry
 from procurement.models import BuyState, DemandLine, DomainEvent, SignUpLine, Stage, SupplierEntry
 from tests.conftest import temporal_test_server_path
 from tests.support import new_state, register_search_attributes
-from tests.workflows.conftest import EventSink, buy_id, execute
+from tests.workflows.conftest import EventSink, buy_id, execute, terminate_quietly
 from tests.workflows.test_assurance import Registries, profile
 from workflows.assurance import CHECK_HISTORY_EVENTS, IN_FLIGHT_SUPPLIERS
 from workflows.joint_buy import JointBuyWorkflow
@@ -145,8 +144,7 @@ async def running(
         finally:
             reg.release.set()  # held lookups answer, so the worker can stop
             for handle in sink.handles:
-                with contextlib.suppress(RPCError):
-                    await handle.terminate("test finished")
+                await terminate_quietly(handle)
 
 
 @pytest.fixture

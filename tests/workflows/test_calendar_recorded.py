@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -32,6 +31,7 @@ from tests.workflows.conftest import (
     of_type,
     score,
     start_buy,
+    terminate_quietly,
     wait_for,
     worker_activities,
 )
@@ -104,8 +104,7 @@ async def test_a_later_calendar_does_not_move_a_recorded_standstill(
             )
             await execute(handle, JointBuyWorkflow.decide_challenge, dismiss)
             [resumed] = await wait_for(sink, "standstill.resumed")
-        with contextlib.suppress(RPCError):
-            await handle.terminate("test finished")
+        await terminate_quietly(handle)
     assert {k: resumed.data[k] for k in expected} == expected
     [notice] = of_type(sink, "award.notice")
     assert notice.data["standstill"]["calendar"] == "england-and-wales"

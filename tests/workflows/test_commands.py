@@ -32,6 +32,9 @@ class FakeBuy:
     def count(self) -> None:
         self.counted += 1
 
+    def recorded_through(self, seq: int) -> None:
+        """What the command's sender says is in PostgreSQL: nothing to drop here."""
+
     def admit(self) -> bool:
         return self.admitting
 

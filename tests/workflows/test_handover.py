@@ -124,7 +124,8 @@ async def bring_to_suggestion(handle: WorkflowHandle[JointBuyWorkflow, object], 
             await handle.execute_update(JointBuyWorkflow.confirm_started)
         else:
             await handle.signal("nudge")  # no handler: recorded (4 events), otherwise ignored
-        while await length(handle, run_id) == before:
+        # Until the step's task is complete, not just its first event appended.
+        while await length(handle, run_id) < before + step:
             await asyncio.sleep(0.02)
     return abs(SUGGEST_AT - await length(handle, run_id)) <= 1
 
