@@ -618,10 +618,9 @@ def write_results(
         f"Machine: {info['cores']} cores, {info['memory']} memory, Python {info['python']},"
         f" temporalio {info['temporalio']}, Temporal {info['temporal']} (dev server, in memory),"
         f" {info['platform']}.",
-        f"Load average (1, 5, 15 min) at start {load[0]}, at the end {load[1]}. The machine is shared:"
-        " other test suites were running on the same cores during the run, so absolute figures are"
-        " noisy (±25 % between runs here); the ratios to the bare baseline, measured in the same run on"
-        " the same server, move less.",
+        f"Load average (1, 5, 15 min) at start {load[0]}, at the end {load[1]} (the benchmark's own"
+        " load included). Absolute figures move by about ±25 % between runs here, the bare baseline"
+        " too; each ratio compares figures measured in the same run on the same server.",
         "",
         f"Sizes: {sizes}.",
         "",

@@ -1,9 +1,13 @@
 """A joint buy's domain events on their way from the workflow to PostgreSQL.
 
-Events are numbered as they happen and written in batches by the `record_events` activity from one
-background task, so a burst of commands costs one activity per batch rather than one each. A
-command answers only once its own event is recorded (`wait_recorded`), so a client that got an
-answer can read it back from the API.
+Events are numbered as they happen. A command's answer carries the events up to its own that are
+not yet known to be recorded (`unrecorded_through`); the API records them before it answers and
+says so with its next command (`recorded_through`). One background task also writes every event
+through the `record_events` activity, in batches, so a burst costs one activity per batch: at once
+for events no answer carries, and after `CARRIED_FLUSH_DELAY` for the rest, in case their API died
+before writing. A command whose events are too many to carry, or that runs in a buy not started by
+the API, waits for that task (`wait_recorded`). Either way a client that got an answer can read it
+back from the API.
 """
 
 from __future__ import annotations
@@ -160,10 +164,9 @@ class EventLog:
             arg = RecordEvents(buy_id=self._state.buy_id, events=batch)
             self._writing = batch
             try:
-                # Not (yet) a local activity: tried, it shortened a lone command's round trip, but it
-                # holds its workflow task open while it waits for one of the worker's database
-                # connections; not adopted before it is measured on a machine of its own with many
-                # buys at once (bench/RESULTS.md).
+                # A scheduled activity, not a local one: a command no longer waits for it (its API
+                # records what the answer carries), and a local activity would hold the workflow
+                # task open while it waits for one of the worker's database connections.
                 await workflow.execute_activity(
                     RECORD_EVENTS,
                     arg,
