@@ -129,12 +129,11 @@ class BuyGateway:
                 raise Problem(409, f"joint buy {state.buy_id} already exists") from err
 
         async def confirm() -> Receipt:
-            receipt = await self.handle(state.buy_id).execute_update(
+            return await self.handle(state.buy_id).execute_update(
                 JointBuyWorkflow.confirm_started, id=command_id()
             )
-            return await self._recorded(state.buy_id, receipt)
 
-        return await self._guarded(state.buy_id, confirm)
+        return await self._recorded(state.buy_id, await self._guarded(state.buy_id, confirm))
 
     async def update(
         self,
@@ -163,9 +162,12 @@ class BuyGateway:
                 # The outcome the earlier run gave this update: its answer, or its refusal.
                 earlier = self.client.get_workflow_handle_for(JointBuyWorkflow.run, buy_id, run_id=run_id)
                 answer = await _first_outcome(earlier.get_update_handle_for(update, update_id))
-            return await self._recorded(buy_id, answer)
+            return answer
 
-        return await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
+        answer = await self._slots.run(buy_id, lambda: self._guarded(buy_id, call))
+        # Outside the slot: the update is done, and the next command to the buy may go while this
+        # one's events are written.
+        return await self._recorded(buy_id, answer)
 
     async def _recorded(self, buy_id: str, answer: T) -> T:
         """The answer once the events it carries are in PostgreSQL (see `Buy.receipt`), without them.
