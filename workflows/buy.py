@@ -29,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
 ROUND_PATCH = "search-attribute-round"
 # Runs started before this wait for `record_events` in every command's handler (see `receipt`).
 CALLER_RECORDS_PATCH = "command-answers-carry-unrecorded-events"
+# Runs started before this let the stage act on a command before claiming its event as carried,
+# so the flusher took it for an event no answer carries and wrote it at once (see `receipt`).
+CLAIM_CARRIED_PATCH = "command-claims-its-event-before-the-stage-acts"
 
 
 class Buy:
@@ -49,6 +52,7 @@ class Buy:
         # the run's first task, which is always recorded.
         self._carry_requested = inp.answers_carry_events
         self._caller_records = inp.answers_carry_events and workflow.patched(CALLER_RECORDS_PATCH)
+        self._claim_first = self._caller_records and workflow.patched(CLAIM_CARRIED_PATCH)
         self.events = EventLog(self.state, on_recorded=self._on_recorded, carry=self._caller_records)
         # Record an event in the buy's audit log; returns its seq.
         self.emit = self.events.emit
@@ -79,6 +83,11 @@ class Buy:
         too, idempotently, so an API that died before writing loses nothing); or, when those are too
         many to carry, once the flusher has recorded `seq`. Either way the client's answer comes
         only once its event is in PostgreSQL, and the update costs one workflow task, not three."""
+        if self._claim_first:
+            # This answer will carry the event (unless there is too much to carry, and then the
+            # command waits for the flusher, which a waiter makes urgent): the flusher must not
+            # take it for one no answer carries while the stage acts below.
+            self.events.will_carry(seq)
         if self._caller_records:
             # Let the stage act on this command first (a bid that completes its round closes it),
             # so the answer reports the stage the command left, as when it waited for the log:

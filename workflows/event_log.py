@@ -116,6 +116,12 @@ class EventLog:
         self._carried_seq = max(self._carried_seq, seq)
         return events
 
+    def will_carry(self, seq: int) -> None:
+        """A command's answer is about to carry the events up to `seq` (`unrecorded_through`, a
+        condition check or two later): the flusher leaves them to its delay meanwhile."""
+        if self._carry and self.failure is None:
+            self._carried_seq = max(self._carried_seq, seq)
+
     def recorded_through(self, seq: int) -> None:
         """A command's sender says the events up to `seq` are in PostgreSQL (it recorded what
         earlier answers carried): they are no longer pending, and later answers leave them out."""

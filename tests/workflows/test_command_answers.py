@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from messages.joint_buy import RECORD_EVENTS, RecordEvents, RegisterDemand
 from procurement.models import DemandLine
 from tests.support import new_state
-from tests.workflows.conftest import EventSink, buy_id, start_buy, worker_activities
+from tests.workflows.conftest import EventSink, buy_id, start_buy, terminate_quietly, worker_activities
 from workflows.event_log import MAX_CARRIED_EVENTS
 from workflows.joint_buy import JointBuyWorkflow
 
@@ -139,3 +139,58 @@ async def test_an_answer_carries_at_most_the_bound_then_waits_for_the_log(
         finally:
             gate.set()
             await handle.terminate("test finished")
+
+
+async def activities_scheduled_between(
+    handle: WorkflowHandle[JointBuyWorkflow, object], first_update: str, last_update: str, name: str
+) -> int:
+    """How many `name` activities were scheduled after `first_update` was accepted and before
+    `last_update` completed."""
+    start = end = None
+    scheduled: list[int] = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            if event.workflow_execution_update_accepted_event_attributes.protocol_instance_id == first_update:
+                start = event.event_id
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            if event.workflow_execution_update_completed_event_attributes.meta.update_id == last_update:
+                end = event.event_id
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if event.activity_task_scheduled_event_attributes.activity_type.name == name:
+                scheduled.append(event.event_id)
+    assert start is not None and end is not None, "both updates are in the history"
+    return sum(1 for s in scheduled if start < s < end)
+
+
+async def test_commands_whose_callers_record_them_schedule_no_background_write(
+    time_env: WorkflowEnvironment, task_queue: str, sink_worker: EventSink
+) -> None:
+    """A run of commands, each caller recording what its answer carried and saying so with the
+    next command (as the API does), costs no `record_events` activity while it lasts: the flusher
+    waits its delay for events an answer will carry, and they are acknowledged before it ends.
+    (Before, the flusher looked while the handler let the stage act, took the command's event for
+    one no answer carries, and wrote it at once: an activity and two more tasks per command.)"""
+    state = new_state(buy_id(), await time_env.get_current_time())
+    handle = await start_buy(sink_worker, time_env.client, task_queue, state, answers_carry_events=True)
+    # The start's own events (the buy opening, its first stage) are written at once; let that end.
+    for _ in range(200):
+        if sink_worker.events:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+
+    commands = 8
+    recorded = 0
+    for i in range(commands):
+        receipt = await handle.execute_update(
+            JointBuyWorkflow.register_demand,
+            RegisterDemand(council=council(i), lines=[LINE], recorded_through=recorded),
+            id=f"hinted-{i}",
+        )
+        await sink_worker.record_events(RecordEvents(buy_id=state.buy_id, events=receipt.unrecorded))
+        recorded = receipt.seq
+
+    writes = await activities_scheduled_between(handle, "hinted-0", f"hinted-{commands - 1}", RECORD_EVENTS)
+    # At most one timed safety-net write per second the run took, never one per command.
+    assert writes <= 1, f"{writes} background writes for {commands} recorded commands"
+    await terminate_quietly(handle)
