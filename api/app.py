@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers, MutableHeaders
 
 from api import metrics
 from api.gateway import BuyGateway
@@ -84,8 +86,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None, client: An
     app.state.pool = pool
     app.state.gateway = _gateway(client, settings, app) if client is not None else None
     install_problem_handlers(app)
-    app.middleware("http")(metrics.middleware)
-    app.middleware("http")(_bind_request)
+    app.add_middleware(RequestObserved)
     if settings.codec_ui_origins:
         # The Temporal Web UI calls the codec from the browser (development: `jointbuy dev`).
         origins = [o.strip().rstrip("/") for o in settings.codec_ui_origins.split(",") if o.strip()]
@@ -129,17 +130,38 @@ def _gateway(client: Any, settings: Settings, app: FastAPI) -> BuyGateway:
     )
 
 
-async def _bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Bind a request id (and the buy id, when the path has one) to every log line."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    buy_id = request.path_params.get("buy_id") if request.path_params else None
-    parts = request.url.path.split("/")
-    if buy_id is None and len(parts) > 3 and parts[2] == "joint-buys":
-        buy_id = parts[3]
-    with structlog.contextvars.bound_contextvars(request_id=request_id, buy_id=buy_id):
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # every answer is a problem, never a bare 500 with internals
-            response = unexpected_error(exc, request_id)
-    response.headers["X-Request-Id"] = request_id
-    return response
+class RequestObserved:
+    """Each HTTP request: a request id (the client's `X-Request-Id`, else a new one) and the buy id,
+    when the path has one, bound to every log line and the id echoed in the answer; its status and
+    latency counted (`metrics.observe`); and any error nothing else answered turned into a problem,
+    never a bare 500 with internals. Plain ASGI: no task or stream per request, as Starlette's
+    `BaseHTTPMiddleware` needs."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        parts = scope["path"].split("/")
+        buy_id = parts[3] if len(parts) > 3 and parts[2] == "joint-buys" else None
+        answered = False
+
+        async def send_observed(message: dict[str, Any]) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                metrics.observe(scope, message["status"], started)
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id, buy_id=buy_id):
+            try:
+                await self.app(scope, receive, send_observed)
+            except Exception as exc:
+                if answered:  # the headers are sent: nothing else can be answered
+                    raise
+                await unexpected_error(exc, request_id)(scope, receive, send_observed)

@@ -228,6 +228,10 @@ class BuyGateway:
                     continue
                 raise _rpc_problem(buy_id, err) from err
             except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+                if _being_cancelled():
+                    # The SDK turns a cancelled call into this error: the request itself was
+                    # cancelled (its caller went away, the server is stopping), so it ends as one.
+                    raise asyncio.CancelledError() from err
                 raise Problem(
                     503, "the workflow engine did not answer in time; retry", headers={"Retry-After": "1"}
                 ) from err
@@ -244,6 +248,11 @@ async def _first_outcome(earlier: WorkflowUpdateHandle[Answer]) -> Answer:
         raise Problem(
             409, "this request was already applied; its answer is no longer kept", slug="already-applied"
         ) from err
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _applied_by(err: WorkflowUpdateFailedError) -> str | None:

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from core.codec import CodecError, EncryptionCodec, data_converter, new_key, parse_keys
-from messages.joint_buy import RecordEvents
+from messages.joint_buy import Receipt, RecordEvents
 from tests.api.conftest import Api, Buy
 from tests.support import CONVERTER, PAYLOAD_KEYS
 from workflows.joint_buy import JointBuyWorkflow
@@ -97,7 +97,9 @@ async def test_no_bid_price_or_baseline_is_in_the_raw_history(
     assert not [s for s in SECRETS if base64.b64encode(s.encode()).decode() in text]
 
     # With the codec the same history decodes (the bid is there) and replays on today's workflow.
-    recorded = []
+    # Its event travels to PostgreSQL in the answer to the bid (for the API to record), in a
+    # `record_events` batch, or in both.
+    recorded = {}
     for e in history.events:
         attrs = e.activity_task_scheduled_event_attributes
         if (
@@ -105,8 +107,13 @@ async def test_no_bid_price_or_baseline_is_in_the_raw_history(
             and attrs.activity_type.name == "record_events"
         ):
             [batch] = await CONVERTER.decode(attrs.input.payloads, [RecordEvents])
-            recorded += batch.events
-    bids = [ev for ev in recorded if ev.type == "bid.submitted"]
+            recorded |= {ev.seq: ev for ev in batch.events}
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            outcome = e.workflow_execution_update_completed_event_attributes.outcome
+            if outcome.HasField("success"):
+                [receipt] = await CONVERTER.decode(outcome.success.payloads, [Receipt])
+                recorded |= {ev.seq: ev for ev in receipt.unrecorded}
+    bids = [ev for ev in recorded.values() if ev.type == "bid.submitted"]
     assert [b.data["evaluated_unit_price"] for b in bids] == ["913.37"]
     replay = await Replayer(workflows=[JointBuyWorkflow], data_converter=CONVERTER).replay_workflow(
         history, raise_on_replay_failure=False
@@ -124,8 +131,10 @@ async def test_an_operator_reads_the_decoded_payloads_through_the_codec_endpoint
             "data": base64.b64encode(p.data).decode(),
         }
         for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        for p in e.activity_task_scheduled_event_attributes.input.payloads
+        for p in (
+            *e.activity_task_scheduled_event_attributes.input.payloads,
+            *e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads,
+        )
     ]
     operator = await api.token("operator", "ops-codec")
     r = await api.http.post("/v1/codec/decode", json={"payloads": sealed}, headers=operator)
