@@ -200,11 +200,10 @@ async def aggregate_view(conn: Any, buy_id: str) -> dict[str, Any]:
 
 
 async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
-    demand = await buy_queries.council_demand(conn, buy_id=buy_id, council=council)
-    sign_up = await buy_queries.council_sign_up(conn, buy_id=buy_id, council=council)
+    part = await buy_queries.council_part(conn, buy_id=buy_id, council=council)
     return {
         "council": council,
-        "council_status": await buy_queries.council_status(conn, buy_id=buy_id, council=council),
+        "council_status": part["status"],
         "demand": [
             {
                 "lot_id": r["lot_id"],
@@ -213,7 +212,7 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
                 "budget_ceiling_gbp": r["budget_ceiling_gbp"],
                 "registered_at": r["registered_at"],
             }
-            for r in demand
+            for r in part["demand"]
         ],
         "sign_up": [
             {
@@ -225,7 +224,7 @@ async def council_view(conn: Any, buy_id: str, council: str) -> dict[str, Any]:
                 "coalition": r["coalition"],
                 "priced_out_at": money(r["priced_out_unit_price"]),
             }
-            for r in sign_up
+            for r in part["sign_up"]
         ],
     }
 

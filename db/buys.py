@@ -48,6 +48,29 @@ SELECT_COUNCIL_STATUSES = """
 SELECT council, status, updated_at FROM buy_councils WHERE buy_id = $1 ORDER BY council
 """
 SELECT_COUNCIL_STATUS = "SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2"
+# A council's whole part in a buy in one statement (one snapshot, one round trip): its status,
+# and its demand and sign-up lines as arrays of rows in the columns of the two queries above.
+SELECT_COUNCIL_PART = """
+SELECT (SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2) AS status,
+       array(SELECT (lot_id, quantity, baseline_unit_price, budget_ceiling_gbp, registered_at)
+             FROM demand_lines WHERE buy_id = $1 AND council = $2 ORDER BY lot_id) AS demand,
+       array(SELECT (lot_id, quantity, confirmed_at, max_unit_price, coalition, priced_out_unit_price)
+             FROM sign_ups WHERE buy_id = $1 AND council = $2 ORDER BY lot_id) AS sign_up
+"""
+DEMAND_COLUMNS = ("lot_id", "quantity", "baseline_unit_price", "budget_ceiling_gbp", "registered_at")
+SIGN_UP_COLUMNS = (
+    "lot_id",
+    "quantity",
+    "confirmed_at",
+    "max_unit_price",
+    "coalition",
+    "priced_out_unit_price",
+)
+# Whether a council is current in the register, and the lead of a buy (None: no such buy).
+SELECT_COUNCIL_AND_BUY = """
+SELECT EXISTS (SELECT 1 FROM councils WHERE gss_code = $1 AND is_current) AS current,
+       (SELECT lead FROM joint_buys WHERE buy_id = $2) AS lead
+"""
 
 
 async def find_buy(conn: Any, *, buy_id: str) -> Any:
@@ -76,6 +99,22 @@ async def council_sign_up(conn: Any, *, buy_id: str, council: str) -> list[Any]:
 
 async def council_statuses(conn: Any, *, buy_id: str) -> list[Any]:
     return list(await conn.fetch(SELECT_COUNCIL_STATUSES, buy_id))
+
+
+async def council_part(conn: Any, *, buy_id: str, council: str) -> dict[str, Any]:
+    """`council_status`, `council_demand` and `council_sign_up` at once, as dicts by column."""
+    row = await conn.fetchrow(SELECT_COUNCIL_PART, buy_id, council)
+    return {
+        "status": row["status"],
+        "demand": [dict(zip(DEMAND_COLUMNS, r, strict=True)) for r in row["demand"]],
+        "sign_up": [dict(zip(SIGN_UP_COLUMNS, r, strict=True)) for r in row["sign_up"]],
+    }
+
+
+async def council_and_buy(conn: Any, *, council: str, buy_id: str) -> tuple[bool, str | None]:
+    """Whether `council` is current in the register, and `buy_id`'s lead (None: no such buy)."""
+    row = await conn.fetchrow(SELECT_COUNCIL_AND_BUY, council, buy_id)
+    return bool(row["current"]), row["lead"]
 
 
 async def council_status(conn: Any, *, buy_id: str, council: str) -> str | None:

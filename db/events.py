@@ -6,16 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from db.projections import project
-from db.webhooks import enqueue_deliveries
+from db.webhooks import DELIVERIES_FOR
 from procurement.models import DomainEvent
 
-# One writer per buy at a time, so the "what is new" check and the insert cannot interleave.
-LOCK_BUY = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
-SELECT_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM events WHERE buy_id = $1"
-INSERT_EVENT = """
-INSERT INTO events (buy_id, seq, type, actor, at, data)
-VALUES ($1, $2, $3, $4, $5, $6)
-"""
+# One writer per buy at a time, so the "what is new" check and the insert cannot interleave: the
+# buy's writer lock, then where its log ends (migration 008), in one round trip.
+LOCK_LOG_TAIL = "SELECT event_log_tail($1)"
+# The new events and their webhook outbox rows, in one statement.
+INSERT_EVENTS = """
+WITH e AS (
+    INSERT INTO events (buy_id, seq, type, actor, at, data)
+    SELECT $1, n.seq, n.type, n.actor, n.at, n.data
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
+         AS n (seq, type, actor, at, data)
+    RETURNING seq, type
+)
+""" + DELIVERIES_FOR.format(events="e")
 SELECT_EVENTS = """
 SELECT seq, at, type, actor, data
 FROM events
@@ -36,18 +42,23 @@ async def append_events(conn: Any, *, buy_id: str, events: Sequence[DomainEvent]
     Returns how many were new: a retry of a batch that already landed writes nothing.
     """
     async with conn.transaction():
-        await conn.execute(LOCK_BUY, buy_id)
-        last = await conn.fetchval(SELECT_LAST_SEQ, buy_id)
+        last = await conn.fetchval(LOCK_LOG_TAIL, buy_id)
         new = [event for event in events if event.seq > last]
-        if new and new[0].seq != last + 1:
+        if not new:
+            return 0
+        if new[0].seq != last + 1:
             raise EventGap(f"buy {buy_id}: log ends at {last}, batch starts at {new[0].seq}")
-        await conn.executemany(
-            INSERT_EVENT,
-            [(buy_id, e.seq, e.type, e.actor, e.at, e.data) for e in new],
+        await conn.execute(
+            INSERT_EVENTS,
+            buy_id,
+            [e.seq for e in new],
+            [e.type for e in new],
+            [e.actor for e in new],
+            [e.at for e in new],
+            [e.data for e in new],
         )
         for event in new:
             await project(conn, buy_id=buy_id, event=event)
-        await enqueue_deliveries(conn, buy_id=buy_id, events=[(e.seq, e.type) for e in new])
     return len(new)
 
 

@@ -21,21 +21,43 @@ SET stage = $2, stage_deadline = $3, updated_at = $4,
     outcome_reason = CASE WHEN $2 IN ('awarded', 'cancelled', 'unsuccessful') THEN $5 ELSE outcome_reason END
 WHERE buy_id = $1
 """
-DELETE_DEMAND = "DELETE FROM demand_lines WHERE buy_id = $1 AND council = $2"
-INSERT_DEMAND = """
-INSERT INTO demand_lines (buy_id, council, lot_id, quantity, baseline_unit_price,
-                          budget_ceiling_gbp, registered_at)
-VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7)
-"""
-DELETE_SIGN_UP = "DELETE FROM sign_ups WHERE buy_id = $1 AND council = $2"
-INSERT_SIGN_UP = """
-INSERT INTO sign_ups (buy_id, council, lot_id, quantity, confirmed_at, max_unit_price)
-VALUES ($1, $2, $3, $4, $5, $6::numeric)
-"""
-UPSERT_COUNCIL_STATUS = """
-INSERT INTO buy_councils (buy_id, council, status, updated_at) VALUES ($1, $2, $3, $4)
+# A council's lines and its status change together, in one statement per event: the lines the
+# event names replace the council's lines ($3: their lot ids; the rest go), and its status ($4) is
+# set as of the event ($5). No lines: the council's lines all go (a withdrawal).
+_COUNCIL_STATUS = """
+INSERT INTO buy_councils (buy_id, council, status, updated_at) VALUES ($1, $2, $4, $5)
 ON CONFLICT (buy_id, council) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
 """
+REPLACE_DEMAND = (
+    """
+WITH gone AS (
+    DELETE FROM demand_lines WHERE buy_id = $1 AND council = $2 AND lot_id <> ALL ($3::text[])
+), lines AS (
+    INSERT INTO demand_lines (buy_id, council, lot_id, quantity, baseline_unit_price,
+                              budget_ceiling_gbp, registered_at)
+    SELECT $1, $2, l.lot_id, l.quantity, l.baseline_unit_price, l.budget_ceiling_gbp, $5
+    FROM unnest($3::text[], $6::bigint[], $7::numeric[], $8::numeric[])
+         AS l (lot_id, quantity, baseline_unit_price, budget_ceiling_gbp)
+    ON CONFLICT (buy_id, council, lot_id) DO UPDATE
+    SET quantity = excluded.quantity, baseline_unit_price = excluded.baseline_unit_price,
+        budget_ceiling_gbp = excluded.budget_ceiling_gbp, registered_at = excluded.registered_at
+)"""
+    + _COUNCIL_STATUS
+)
+REPLACE_SIGN_UP = (
+    """
+WITH gone AS (
+    DELETE FROM sign_ups WHERE buy_id = $1 AND council = $2 AND lot_id <> ALL ($3::text[])
+), lines AS (
+    INSERT INTO sign_ups (buy_id, council, lot_id, quantity, confirmed_at, max_unit_price)
+    SELECT $1, $2, l.lot_id, l.quantity, $5, l.max_unit_price
+    FROM unnest($3::text[], $6::bigint[], $7::numeric[]) AS l (lot_id, quantity, max_unit_price)
+    ON CONFLICT (buy_id, council, lot_id) DO UPDATE
+    SET quantity = excluded.quantity, confirmed_at = excluded.confirmed_at,
+        max_unit_price = excluded.max_unit_price, coalition = NULL, priced_out_unit_price = NULL
+)"""
+    + _COUNCIL_STATUS
+)
 MARK_DROPPED_OUT = """
 UPDATE buy_councils SET status = 'dropped_out', updated_at = $3
 WHERE buy_id = $1 AND council = ANY($2::text[])
@@ -83,43 +105,39 @@ async def _stage_changed(conn: Any, buy_id: str, e: DomainEvent) -> None:
 
 
 async def _demand_registered(conn: Any, buy_id: str, e: DomainEvent) -> None:
-    council = e.data["council"]
-    await conn.execute(DELETE_DEMAND, buy_id, council)
-    await conn.executemany(
-        INSERT_DEMAND,
-        [
-            (
-                buy_id,
-                council,
-                line["lot_id"],
-                line["quantity"],
-                line["baseline_unit_price"],
-                line.get("budget_ceiling_gbp"),
-                e.at,
-            )
-            for line in e.data["lines"]
-        ],
-    )
-    await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "registered", e.at)
+    await _replace_demand(conn, buy_id, e, e.data["lines"], "registered")
 
 
 async def _demand_withdrawn(conn: Any, buy_id: str, e: DomainEvent) -> None:
-    council = e.data["council"]
-    await conn.execute(DELETE_DEMAND, buy_id, council)
-    await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "withdrawn", e.at)
+    await _replace_demand(conn, buy_id, e, [], "withdrawn")
+
+
+async def _replace_demand(conn: Any, buy_id: str, e: DomainEvent, lines: list[Any], status: str) -> None:
+    await conn.execute(
+        REPLACE_DEMAND,
+        buy_id,
+        e.data["council"],
+        [line["lot_id"] for line in lines],
+        status,
+        e.at,
+        [line["quantity"] for line in lines],
+        [line["baseline_unit_price"] for line in lines],
+        [line.get("budget_ceiling_gbp") for line in lines],
+    )
 
 
 async def _sign_up_confirmed(conn: Any, buy_id: str, e: DomainEvent) -> None:
-    council = e.data["council"]
-    await conn.execute(DELETE_SIGN_UP, buy_id, council)
-    await conn.executemany(
-        INSERT_SIGN_UP,
-        [
-            (buy_id, council, line["lot_id"], line["quantity"], e.at, line.get("max_unit_price"))
-            for line in e.data["lines"]
-        ],
+    lines = e.data["lines"]
+    await conn.execute(
+        REPLACE_SIGN_UP,
+        buy_id,
+        e.data["council"],
+        [line["lot_id"] for line in lines],
+        "signed_up",
+        e.at,
+        [line["quantity"] for line in lines],
+        [line.get("max_unit_price") for line in lines],
     )
-    await conn.execute(UPSERT_COUNCIL_STATUS, buy_id, council, "signed_up", e.at)
 
 
 async def _sign_up_closed(conn: Any, buy_id: str, e: DomainEvent) -> None:

@@ -23,10 +23,12 @@ RETURNING webhook_id
 """
 # Written by the event-log append, in its transaction: one delivery per live subscription that
 # asked for the event's type (of this buy, or of every buy). Who may see it is decided when it is sent.
-ENQUEUE_DELIVERIES = """
+# The outbox rows for events `e` (seq, type) of buy $1 ({events} names them as `e`), written in the
+# statement that appends them (`db.events.append_events`), one per live subscription that wants them.
+DELIVERIES_FOR = """
 INSERT INTO webhook_deliveries (webhook_id, buy_id, seq, event_type)
 SELECT w.webhook_id, $1, e.seq, e.type
-FROM unnest($2::bigint[], $3::text[]) AS e (seq, type)
+FROM {events}
 JOIN webhooks w ON w.deleted_at IS NULL
                AND (w.buy_id IS NULL OR w.buy_id = $1)
                AND e.type = ANY (w.event_types)
@@ -90,12 +92,6 @@ async def list_webhooks(conn: Any, *, role: str, organisation_id: str) -> list[A
 
 async def delete_webhook(conn: Any, *, webhook_id: str, role: str, organisation_id: str) -> bool:
     return await conn.fetchval(DELETE_WEBHOOK, webhook_id, role, organisation_id) is not None
-
-
-async def enqueue_deliveries(conn: Any, *, buy_id: str, events: Sequence[tuple[int, str]]) -> None:
-    """Outbox rows for (seq, type) events just appended; call inside the append's transaction."""
-    if events:
-        await conn.execute(ENQUEUE_DELIVERIES, buy_id, [s for s, _ in events], [t for _, t in events])
 
 
 async def claim_due(conn: Any, *, limit: int, lease_seconds: float) -> list[Any]:

@@ -11,8 +11,8 @@ from api.deps import CouncilCaller, Gateway, Pool
 from api.idempotency import idempotent
 from api.problems import BODY, BUY, COMMAND, ROLE, Problem, problems
 from api.schemas import CouncilAnswer, DemandRegistration, SignUpRequest, answer
-from api.views import council_view, load_buy, snapshot
-from db.councils import find_current_council
+from api.views import council_view
+from db.buys import council_and_buy
 from messages.joint_buy import RegisterDemand, SignUp, WithdrawDemand
 from workflows.joint_buy import JointBuyWorkflow
 
@@ -24,17 +24,20 @@ async def _acting_council(pool: Any, buy_id: str, caller: Principal, claimed: st
     council = caller.organisation_id
     if claimed is not None and claimed != council:
         raise Problem(403, f"your token acts for {council}, not {claimed}")
-    async with snapshot(pool) as conn:
-        if await find_current_council(conn, gss_code=council) is None:
-            raise Problem(403, f"{council} is not a current council in the register")
-        await load_buy(conn, buy_id, caller)
+    async with pool.acquire() as conn:  # one statement: one snapshot, one round trip
+        current, lead = await council_and_buy(conn, council=council, buy_id=buy_id)
+    if not current:
+        raise Problem(403, f"{council} is not a current council in the register")
+    if lead is None:
+        raise Problem(404, f"no joint buy {buy_id}")
     return council
 
 
 async def _council_answer(pool: Any, buy_id: str, council: str, receipt: Any) -> dict[str, Any]:
     # The aggregate is the workflow's own, as the command left it (its receipt): summing every
-    # council's lines again in PostgreSQL would make each command cost O(councils).
-    async with snapshot(pool) as conn:
+    # council's lines again in PostgreSQL would make each command cost O(councils). The council's
+    # own part is one statement, so it needs no transaction to be read from one snapshot.
+    async with pool.acquire() as conn:
         body = {
             "buy_id": buy_id,
             "stage": receipt.stage.value,

@@ -3,6 +3,7 @@ are applied exactly once, and the migrator is safe to run again."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -191,3 +192,66 @@ async def test_data_postgresql_cannot_store_is_refused_for_good(pool: Any) -> No
         await ActivityEnvironment().run(activities.record_events, RecordEvents(buy_id=buy_id, events=events))
     assert (err.value.type, err.value.non_retryable) == ("InvalidEventBatch", True)
     assert await _seqs(pool, buy_id) == []
+
+
+async def test_a_second_writer_waits_for_the_first_and_follows_its_events(pool: Any) -> None:
+    """The worker and the API write the same buy's log: a writer whose batch follows events another
+    writer has not yet committed waits for that writer, then sees them (no false gap), and a batch
+    that overlaps them writes only what is new."""
+    buy_id = _buy_id()
+    events = history(8)
+    async with pool.acquire() as first, pool.acquire() as second:
+        async with first.transaction():
+            assert await append_events(first, buy_id=buy_id, events=events[:4]) == 4
+            follows = asyncio.create_task(append_events(second, buy_id=buy_id, events=events[4:6]))
+            overlaps = asyncio.create_task(_append(pool, buy_id, events[2:8]))
+            await asyncio.sleep(0.3)
+            assert not follows.done() and not overlaps.done(), "they wait for the first writer"
+        written = await follows + await overlaps
+    assert written == 4, "seq 5..8 written once between the two"
+    assert await _seqs(pool, buy_id) == list(range(1, 9))
+    assert len(await _demand_rows(pool, buy_id)) == 6
+
+
+async def test_a_council_that_registers_again_keeps_only_its_new_lines_and_a_withdrawal_clears_them(
+    pool: Any,
+) -> None:
+    buy_id = _buy_id()
+    council = "E06000003"
+    both = {
+        "council": council,
+        "lines": [
+            DemandLine(lot_id="laptops", quantity=10, baseline_unit_price=Decimal("949.99")).model_dump(
+                mode="json"
+            ),
+            DemandLine(
+                lot_id="monitors",
+                quantity=5,
+                baseline_unit_price=Decimal("120.00"),
+                budget_ceiling_gbp=Decimal("700.00"),
+            ).model_dump(mode="json"),
+        ],
+    }
+    opening = history(2)
+    await _append(pool, buy_id, [*opening, _event(3, "demand.registered", both, actor=council)])
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT lot_id, quantity, baseline_unit_price, budget_ceiling_gbp FROM demand_lines"
+            " WHERE buy_id = $1 ORDER BY lot_id",
+            buy_id,
+        )
+    assert [tuple(r) for r in rows] == [
+        ("laptops", 10, Decimal("949.99"), None),
+        ("monitors", 5, Decimal("120.00"), Decimal("700.00")),
+    ]
+    await _append(
+        pool, buy_id, [_event(4, "demand.registered", _demand(council, "monitors", 7), actor=council)]
+    )
+    assert await _demand_rows(pool, buy_id) == [(council, "monitors", 7)]
+    status = "SELECT status FROM buy_councils WHERE buy_id = $1"
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(status, buy_id) == "registered"
+    await _append(pool, buy_id, [_event(5, "demand.withdrawn", {"council": council}, actor=council)])
+    assert await _demand_rows(pool, buy_id) == []
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(status, buy_id) == "withdrawn"
