@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -150,7 +150,7 @@ class RequestObserved:
         buy_id = parts[3] if len(parts) > 3 and parts[2] == "joint-buys" else None
         answered = False
 
-        async def send_observed(message: dict[str, Any]) -> None:
+        async def send_observed(message: MutableMapping[str, Any]) -> None:
             nonlocal answered
             if message["type"] == "http.response.start":
                 answered = True

@@ -155,9 +155,11 @@ async def activities_scheduled_between(
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             if event.workflow_execution_update_completed_event_attributes.meta.update_id == last_update:
                 end = event.event_id
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            if event.activity_task_scheduled_event_attributes.activity_type.name == name:
-                scheduled.append(event.event_id)
+        elif (
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and event.activity_task_scheduled_event_attributes.activity_type.name == name
+        ):
+            scheduled.append(event.event_id)
     assert start is not None and end is not None, "both updates are in the history"
     return sum(1 for s in scheduled if start < s < end)
 
