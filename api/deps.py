@@ -14,16 +14,18 @@ from core.settings import Settings
 from db.keys import find_active_key
 
 
-def get_pool(request: Request) -> Any:
+# Async, though they only read app state: FastAPI runs a plain `def` dependency in its thread pool,
+# a thread hop per dependency per request.
+async def get_pool(request: Request) -> Any:
     return request.app.state.pool
 
 
-def get_gateway(request: Request) -> BuyGateway:
+async def get_gateway(request: Request) -> BuyGateway:
     gateway: BuyGateway = request.app.state.gateway
     return gateway
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
