@@ -34,7 +34,7 @@ def check_cancel_lot(state: BuyState, lot_id: str) -> None:
 
 def bids_set_aside(state: BuyState, lot_id: str) -> int:
     neg = state.negotiation
-    return sum(1 for b in neg.bids if b.lot_id == lot_id) if neg else 0
+    return neg.bids_on(lot_id) if neg else 0
 
 
 def last_open_lot(state: BuyState, lot_id: str) -> bool:

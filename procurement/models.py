@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -283,8 +284,18 @@ def unpacked_suppliers(packed: list[Any]) -> dict[str, dict[str, Any]]:
     return suppliers
 
 
+# A buy holds at most this many tenders, a tender being a supplier's latest bid on one lot (20
+# suppliers on every one of 50 lots, or 330 on three): what keeps the bids' part of the workflow's
+# state, and so every payload that carries it, bounded (README, "Scale"). A bid that replaces its
+# supplier's earlier one on the lot is always taken.
+MAX_TENDERS = 1_000
+
+
 class Bid(BaseModel):
-    """A supplier's sealed bid for one lot in one round, priced at the committed aggregate."""
+    """A supplier's sealed bid for one lot in one round, priced at the committed aggregate.
+
+    As JSON its ladder is packed, each tier `[min_quantity, "unit_price"]`: under half the size of
+    the named fields. Both are read."""
 
     supplier: str
     lot_id: str
@@ -293,6 +304,22 @@ class Bid(BaseModel):
     evaluated_unit_price: Decimal
     submitted_at: datetime
     seq: int
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _unpack_tiers(cls, tiers: Any) -> Any:
+        if not isinstance(tiers, list):
+            return tiers
+        return [
+            {"min_quantity": t[0], "unit_price": t[1]} if isinstance(t, list | tuple) and len(t) == 2 else t
+            for t in tiers
+        ]
+
+    @field_serializer("tiers")
+    def _pack_tiers(self, tiers: list[Tier], info: SerializationInfo) -> Any:
+        if info.mode_is_json():
+            return [[t.min_quantity, str(t.unit_price)] for t in tiers]
+        return [t.model_dump() for t in tiers]
 
 
 class RoundResult(BaseModel):
@@ -311,8 +338,45 @@ class NegotiationState(BaseModel):
     # The open round closes at the stage's deadline (`BuyState.stage_deadline`); states recorded
     # when it was also held here as `round_deadline` still load (the copy is ignored).
     extensions_used: int = 0
+    # Each supplier's latest bid on each lot, at most one per (supplier, lot): all any rule reads
+    # (the decrement, ranks, evaluation, the coalition's prices). Earlier bids are in the audit log
+    # and PostgreSQL, so the state grows with suppliers and lots, never with rounds or resubmissions.
     bids: list[Bid] = Field(default_factory=list)
     results: list[RoundResult] = Field(default_factory=list)
+    # How many bids each lot took in all (`lot.cancelled`'s bids set aside) and in the open round
+    # (`round.closed`). None in states written when every bid was kept: then counted from those.
+    lot_bids: dict[str, int] | None = None
+    round_bids: dict[str, int] | None = None
+
+    @model_validator(mode="after")
+    def _latest_only(self) -> NegotiationState:
+        if self.lot_bids is None:
+            self.lot_bids = dict(Counter(b.lot_id for b in self.bids))
+        if self.round_bids is None:
+            self.round_bids = dict(Counter(b.lot_id for b in self.bids if b.round == self.round))
+        latest = {(b.supplier, b.lot_id): b for b in self.bids}
+        if len(latest) != len(self.bids):
+            self.bids = list(latest.values())
+        return self
+
+    def take(self, bid: Bid) -> None:
+        """A new bid replaces its supplier's earlier one on the lot."""
+        self.bids = [b for b in self.bids if (b.supplier, b.lot_id) != (bid.supplier, bid.lot_id)]
+        self.bids.append(bid)
+        for counts in (self.lot_bids, self.round_bids):
+            assert counts is not None, "counted on load"
+            counts[bid.lot_id] = counts.get(bid.lot_id, 0) + 1
+
+    def open_round(self, number: int, at: datetime) -> None:
+        self.round = number
+        self.round_opened_at = at
+        self.extensions_used = 0
+        self.round_bids = {}
+
+    def bids_on(self, lot_id: str, *, this_round: bool = False) -> int:
+        """How many bids the lot took, in all or in the open round (resubmissions included)."""
+        counts = self.round_bids if this_round else self.lot_bids
+        return (counts or {}).get(lot_id, 0)
 
 
 class Marks(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from procurement.demand import totals as demand_totals
 from procurement.errors import DomainError, ErrorKind, conflict, invalid
-from procurement.models import Bid, BuyState, NegotiationState, Stage
+from procurement.models import MAX_TENDERS, Bid, BuyState, NegotiationState, Stage
 from procurement.pricing import (
     PENNY,
     EvaluatedBid,
@@ -106,6 +106,11 @@ def check_bid(
         )
     evaluated = evaluated.quantize(PENNY)
     previous = latest_bid(neg, supplier, lot_id)
+    if previous is None and len(neg.bids) >= MAX_TENDERS:
+        raise conflict(
+            f"this buy already holds {MAX_TENDERS:,} tenders (a supplier's bid on a lot), the most one"
+            " buy takes; bidders may still improve the tenders they have made"
+        )
     if previous is not None:
         pct = state.terms.negotiation.min_decrement_pct
         # The evaluated price comes from the ladder as a whole, so the ladder is what must change.

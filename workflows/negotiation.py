@@ -41,10 +41,8 @@ class NegotiationStage(StageWindow):
     def _open_round(self, number: int) -> None:
         neg = self._neg()
         now = workflow.now()
-        neg.round = number
-        neg.round_opened_at = now
+        neg.open_round(number, now)
         closes_at = now + self._state.terms.negotiation.round_window
-        neg.extensions_used = 0
         self._buy.move_deadline(closes_at)
         self._buy.emit(
             "round.opened",
@@ -84,7 +82,7 @@ class NegotiationStage(StageWindow):
             submitted_at=now,
             seq=seq,
         )
-        neg.bids.append(bid)
+        neg.take(bid)
         closes_at = self._state.stage_deadline
         assert closes_at is not None, "a bid passed its check: the round is open"
         terms = self._state.terms.negotiation
@@ -116,14 +114,13 @@ class NegotiationStage(StageWindow):
         neg = self._neg()
         ranks = round_rules.round_ranks(self._state)
         neg.results.append(RoundResult(round=neg.round, closed_at=workflow.now(), how=how, ranks=ranks))
-        in_round = [b for b in neg.bids if b.round == neg.round]
         self._buy.emit(
             "round.closed",
             "system",
             {
                 "round": neg.round,
                 "how": how,
-                "bids": {lot: sum(b.lot_id == lot for b in in_round) for lot in ranks},
+                "bids": {lot: neg.bids_on(lot, this_round=True) for lot in ranks},
                 "ranks": ranks,
             },
         )

@@ -112,7 +112,7 @@ def test_a_cancelled_lot_leaves_the_competition() -> None:
     assert "cancelled" in err.message
     # its round closes for it: S1 and S2 bidding laptops is all the round waits for
     assert not round_complete(state)
-    state.negotiation.bids.append(bid("S2", "laptops", "890.00", 2))  # type: ignore[union-attr]
+    state.negotiation.take(bid("S2", "laptops", "890.00", 2))  # type: ignore[union-attr]
     assert round_complete(state)
 
 
