@@ -52,7 +52,7 @@ async def codec_caller(request: Request, settings: AppSettings) -> Principal:
     """An operator or the admin; or, in development, the local Web UI (`codec_ui_origins`)."""
     if _from_local_ui(request, settings.codec_ui_origins):
         return UI
-    principal = await get_principal(request, get_pool(request), settings)
+    principal = await get_principal(request, await get_pool(request), settings)
     if principal.role not in (Role.OPERATOR, Role.ADMIN):
         raise Problem(
             403, f"decoding payloads needs an operator or admin token; yours is {principal.role.value}"
@@ -64,7 +64,7 @@ CodecCaller = Annotated[Principal, Depends(codec_caller)]
 
 
 async def _apply(request: Request, body: PayloadsJson, decode: bool) -> dict[str, Any]:
-    codec = get_gateway(request).client.data_converter.payload_codec
+    codec = (await get_gateway(request)).client.data_converter.payload_codec
     if codec is None:
         raise Problem(503, "payload encryption is not configured (JOINTBUY_PAYLOAD_KEYS)")
     try:
