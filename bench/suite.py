@@ -279,6 +279,18 @@ async def burst_scenario(s: Stack, report: Report, lead: dict[str, str], parties
         r >= 0.5,
     )
     report.add("2 burst", "p99", ms(jb, 99), f"bare {ms(bare, 99)}")
+    # Where the time goes: the burst is CPU-bound on this machine, so throughput follows the CPU
+    # each command costs, in this process (callers, API, worker) and in the Temporal server.
+    for who, ours, theirs in (
+        ("this process (callers, API, worker)", jb.cpu, bare.cpu),
+        ("Temporal server", jb.server_cpu, bare.server_cpu),
+    ):
+        report.add(
+            "2 burst",
+            f"CPU per command, {who}",
+            f"{1000 * ours / max(jb.ok, 1):.2f} ms",
+            f"bare {1000 * theirs / max(bare.ok, 1):.2f} ms",
+        )
 
 
 # ---- 3. one big buy ------------------------------------------------------------------------------
