@@ -12,6 +12,7 @@ event, after a short delay, for an API that died before writing.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from temporalio import activity
@@ -34,23 +35,42 @@ def council(i: int) -> str:
     return f"E0{6000001 + i}"
 
 
+@dataclass
+class Marks:
+    """Where things happened in a run's history, by event id."""
+
+    accepted: dict[str, int] = field(default_factory=dict)  # update id -> its acceptance
+    completed: dict[str, int] = field(default_factory=dict)  # update id -> its completion
+    tasks: list[int] = field(default_factory=list)  # workflow tasks completed
+    scheduled: dict[str, list[int]] = field(default_factory=dict)  # activity type -> scheduled
+
+
+async def marks(handle: WorkflowHandle[JointBuyWorkflow, object]) -> Marks:
+    out = Marks()
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            out.accepted[event.workflow_execution_update_accepted_event_attributes.protocol_instance_id] = (
+                event.event_id
+            )
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            out.completed[event.workflow_execution_update_completed_event_attributes.meta.update_id] = (
+                event.event_id
+            )
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            out.tasks.append(event.event_id)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            out.scheduled.setdefault(name, []).append(event.event_id)
+    return out
+
+
 async def tasks_between_accepted_and_completed(
     handle: WorkflowHandle[JointBuyWorkflow, object], update_id: str
 ) -> int:
     """How many workflow tasks completed after the update was accepted and before it completed."""
-    accepted = completed = None
-    tasks: list[int] = []
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            if event.workflow_execution_update_accepted_event_attributes.protocol_instance_id == update_id:
-                accepted = event.event_id
-        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            if event.workflow_execution_update_completed_event_attributes.meta.update_id == update_id:
-                completed = event.event_id
-        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            tasks.append(event.event_id)
-    assert accepted is not None and completed is not None, "the update is in the history"
-    return sum(1 for t in tasks if accepted < t < completed)
+    m = await marks(handle)
+    accepted, completed = m.accepted[update_id], m.completed[update_id]
+    return sum(1 for t in m.tasks if accepted < t < completed)
 
 
 async def test_an_answer_carries_its_events_and_takes_one_workflow_task(
@@ -146,22 +166,9 @@ async def activities_scheduled_between(
 ) -> int:
     """How many `name` activities were scheduled after `first_update` was accepted and before
     `last_update` completed."""
-    start = end = None
-    scheduled: list[int] = []
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            if event.workflow_execution_update_accepted_event_attributes.protocol_instance_id == first_update:
-                start = event.event_id
-        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            if event.workflow_execution_update_completed_event_attributes.meta.update_id == last_update:
-                end = event.event_id
-        elif (
-            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and event.activity_task_scheduled_event_attributes.activity_type.name == name
-        ):
-            scheduled.append(event.event_id)
-    assert start is not None and end is not None, "both updates are in the history"
-    return sum(1 for s in scheduled if start < s < end)
+    m = await marks(handle)
+    start, end = m.accepted[first_update], m.completed[last_update]
+    return sum(1 for s in m.scheduled.get(name, []) if start < s < end)
 
 
 async def test_commands_whose_callers_record_them_schedule_no_background_write(
