@@ -611,6 +611,10 @@ async def drive_handover(env: WorkflowEnvironment, task_queue: str, registries: 
     await decide(FLAGGED)
     await decide(FLAGGED_TOO)
     await buy.until_handover(Stage.ASSURANCE, ask)
+    # Enough questions left open for the standstill and suspension below to answer until each hands
+    # over (questions close when round 1 opens).
+    for _ in range(2 * HANDOVER_BUDGET):
+        await ask()
     await decide(FLAGGED_THREE)
     await _until_stage(handle, Stage.NEGOTIATION)
 
