@@ -505,6 +505,11 @@ class BuyState(BaseModel):
     bank_holidays: RecordedCalendar | None = None
     challenges: list[Challenge] = Field(default_factory=list)
     questions: list[Question] = Field(default_factory=list)
+    # How many contracts the award created (one per council per lot). The contracts themselves are
+    # the `contract.created` events and their projection in PostgreSQL, not state: at 20,000
+    # council-lot lines they would make the `get_state` result several MB. `contracts` is read only
+    # in states written when it held them.
+    contract_count: int = 0
     contracts: list[ContractLine] = Field(default_factory=list)
     outcome_reason: str = ""
     next_seq: int = 1

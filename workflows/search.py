@@ -109,7 +109,7 @@ def current_details(state: BuyState) -> str:
         Stage.EVALUATION: "Evaluation: marks being entered",
         Stage.STANDSTILL: "Standstill",
         Stage.SUSPENDED: "Standstill suspended: a challenge is open",
-        Stage.AWARDED: f"Awarded: {len(state.contracts)} contracts",
+        Stage.AWARDED: f"Awarded: {state.contract_count or len(state.contracts)} contracts",
         Stage.CANCELLED: f"Cancelled: {state.outcome_reason}",
         Stage.UNSUCCESSFUL: f"Unsuccessful: {state.outcome_reason}",
     }.get(stage, stage.value)

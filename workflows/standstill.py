@@ -55,7 +55,7 @@ class StandstillStage(StageWindow):
     def close(self, how: str) -> Next:  # noqa: ARG002 - standstill ends one way: its last day passed
         """Standstill is over: one contract per council per lot, then the buy is awarded."""
         contracts = award_rules.build_contracts(self._state)
-        self._state.contracts = contracts
+        self._state.contract_count = len(contracts)
         for c in contracts:
             self._buy.emit(
                 "contract.created", "system", {"company_number": c.supplier, **c.model_dump(mode="json")}

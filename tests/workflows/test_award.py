@@ -190,6 +190,10 @@ async def test_most_advantageous_tender_wins_and_summaries_precede_the_notice(
         "saving": "15200.00",
         "aggregation_dividend": "6000.00",
     }
+    # The contracts are the events (and PostgreSQL's projection of them), not the workflow's state:
+    # the state an operator queries holds their count, whatever the number of councils.
+    final = await handle.query(JointBuyWorkflow.get_state)
+    assert (final.stage, final.contract_count, final.contracts) == (Stage.AWARDED, 3, [])
 
 
 async def test_dismissed_challenge_resumes_standstill_with_the_days_left(
