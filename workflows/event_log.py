@@ -68,6 +68,8 @@ class EventLog:
         self._carried_seq = self._recorded_seq
         self._waiting = 0
         self._draining = False
+        # seq -> the event's size as JSON, for the events not yet known to be recorded.
+        self._sizes: dict[int, int] = {}
         # Set when the database refused a batch for good (an event-sequence gap: a defect, never a
         # mere outage, which is retried forever). Nothing after it can be recorded.
         self.failure: ActivityError | None = None
@@ -87,7 +89,10 @@ class EventLog:
         check_recordable(type_)
         seq = self._state.next_seq
         self._state.next_seq += 1
-        self._pending.append(DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data))
+        event = DomainEvent(seq=seq, type=type_, actor=actor, at=workflow.now(), data=data)
+        self._pending.append(event)
+        # Its size as JSON, measured once: an event may be carried by several answers in a burst.
+        self._sizes[seq] = len(event.model_dump_json())
         return seq
 
     async def wait_recorded(self, seq: int) -> None:
@@ -111,7 +116,7 @@ class EventLog:
         events = [e for e in (*self._writing, *self._pending) if self._recorded_seq < e.seq <= seq]
         if len(events) > MAX_CARRIED_EVENTS:
             return None
-        if sum(len(e.model_dump_json()) for e in events) > MAX_CARRIED_BYTES:
+        if sum(self._size(e) for e in events) > MAX_CARRIED_BYTES:
             return None
         self._carried_seq = max(self._carried_seq, seq)
         return events
@@ -130,6 +135,15 @@ class EventLog:
             return
         self._recorded_seq = seq
         self._pending = [e for e in self._pending if e.seq > seq]
+        self._forget_sizes(seq)
+
+    def _size(self, event: DomainEvent) -> int:
+        size = self._sizes.get(event.seq)
+        return len(event.model_dump_json()) if size is None else size
+
+    def _forget_sizes(self, through: int) -> None:
+        for seq in [s for s in self._sizes if s <= through]:
+            del self._sizes[seq]
 
     def drain_now(self) -> None:
         """The run is ending or handing over: write whatever is pending without delay."""
@@ -188,6 +202,7 @@ class EventLog:
                 return
             self._recorded_seq = max(self._recorded_seq, batch[-1].seq)
             self._writing = []
+            self._forget_sizes(self._recorded_seq)
             self._on_recorded()
 
     def _take_all(self) -> list[DomainEvent]:
@@ -198,7 +213,7 @@ class EventLog:
         """The next batch: at most MAX_BATCH_EVENTS events and about MAX_BATCH_BYTES (at least one)."""
         size = count = 0
         for event in self._pending:
-            cost = len(event.model_dump_json())
+            cost = self._size(event)
             if count and (count >= MAX_BATCH_EVENTS or size + cost > MAX_BATCH_BYTES):
                 break
             size += cost
