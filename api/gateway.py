@@ -28,6 +28,7 @@ from api.problems import KIND_STATUS, Problem
 from db.events import EventGap, append_events
 from messages.joint_buy import (
     APPLIED_EARLIER,
+    BUY_BUSY,
     EVENT_LOG_FAILURE,
     RUN_HANDOVER,
     Command,
@@ -46,6 +47,8 @@ Answer = TypeVar("Answer")
 # A refused update's error type → status: the domain's kinds as everywhere in the API, and the
 # buy that stopped because its events could not be recorded.
 _STATUS = {kind.value: status for kind, status in KIND_STATUS.items()} | {EVENT_LOG_FAILURE: 503}
+# Refusals that hold only for a moment, retried as the transient ones below.
+_RETRIED = frozenset({RUN_HANDOVER, BUY_BUSY})
 # A transient refusal (too many updates in flight, from another API process; an aborted update)
 # is retried this long.
 _BACKOFF_ATTEMPTS = 8
@@ -211,11 +214,14 @@ class BuyGateway:
             try:
                 return await call()
             except WorkflowUpdateFailedError as err:
-                # Refused only because the run is continuing as new: the next run will take it.
-                handover = isinstance(err.cause, ApplicationError) and err.cause.type == RUN_HANDOVER
-                if handover and attempt + 1 < _BACKOFF_ATTEMPTS:
-                    await _backoff(attempt)
-                    continue
+                # Refused only for the moment: the run is continuing as new (the next run takes
+                # it), or the buy is in the middle of its award.
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.type in _RETRIED:
+                    if attempt + 1 < _BACKOFF_ATTEMPTS:
+                        await _backoff(attempt)
+                        continue
+                    raise Problem(503, cause.message, headers={"Retry-After": "2"}) from err
                 raise _refusal(err) from err
             except RPCError as err:
                 if _transient(err) and attempt + 1 < _BACKOFF_ATTEMPTS:

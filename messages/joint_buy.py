@@ -26,6 +26,10 @@ BANK_HOLIDAYS = "bank_holidays"
 # Error type of a command refused only because the run is handing over to its successor
 # (continue-as-new): nothing was applied, and the same command succeeds once the next run is up.
 RUN_HANDOVER = "RunHandover"
+# Error type of a command refused for a moment because the buy is in the middle of work that takes
+# several workflow tasks and must not be interleaved (the award writing its contracts): nothing was
+# applied, and the same command is taken (or refused by the rules) once that work is done.
+BUY_BUSY = "BuyBusy"
 # Error type of a command whose event could not be recorded (the API answers 503).
 EVENT_LOG_FAILURE = "EventLogFailure"
 # Error type of a repeat of a command (the same update id) that an earlier run of the buy applied:

@@ -215,11 +215,12 @@ def check_decide_challenge(
 # --- award ---------------------------------------------------------------------------------------
 
 
-def build_contracts(state: BuyState) -> list[ContractLine]:
+def build_contracts(state: BuyState, councils: Sequence[str] | None = None) -> list[ContractLine]:
     """One call-off per council in each awarded lot's stable coalition (every signed-up council,
-    for a lot settled before coalitions existed), at the price the coalition's aggregate earned."""
+    for a lot settled before coalitions existed), at the price the coalition's aggregate earned.
+    Of `councils` only, when given (in order), else of every signed-up council."""
     lines: list[ContractLine] = []
-    for council in sorted(state.signups):
+    for council in sorted(state.signups) if councils is None else councils:
         baselines = {d.lot_id: d.baseline_unit_price for d in state.demand.get(council, [])}
         for line in sorted(state.signups[council], key=lambda s: s.lot_id):
             award = state.award.get(line.lot_id)

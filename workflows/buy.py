@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from messages.joint_buy import BuyOutcome, JointBuyInput, Receipt
+    from messages.joint_buy import BUY_BUSY, BuyOutcome, JointBuyInput, Receipt
     from procurement import demand as demand_rules
     from procurement.models import BuyState, LotAggregate, Stage
     from workflows.event_log import EventLog
@@ -47,6 +48,9 @@ class Buy:
         # The stage whose window the lead asked to close (in negotiation: the open round).
         self.close_requested: Stage | None = None
         self._published_councils = -1
+        # What the buy is doing that takes several workflow tasks and takes no commands meanwhile
+        # (`admit`), e.g. "making its award"; None the rest of the time.
+        self.busy: str | None = None
         self._published_round = -1
         # Whether answers carry unrecorded events for the API to record (`receipt`): decided in
         # the run's first task, which is always recorded.
@@ -154,7 +158,11 @@ class Buy:
         A run continues as new only when no handler is running; with clients always keeping a few
         updates in flight that moment would never come, and the run would grow towards the
         server's 2,000-updates cap. The API retries RUN_HANDOVER refusals against the next run.
+        While the buy is `busy` (work spread over several tasks), commands are refused with
+        BUY_BUSY, which the API retries too.
         """
+        if self.busy is not None:
+            raise ApplicationError(f"this joint buy is {self.busy}; retry in a moment", type=BUY_BUSY)
         return self._handover.admit()
 
     def handover_due(self) -> bool:

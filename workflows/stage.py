@@ -49,6 +49,11 @@ class StageWindow(ABC):
         """The stage's work is done before its deadline (by default never: the window runs out)."""
         return False
 
+    async def before_close(self) -> None:
+        """Work the close needs that may take several workflow tasks (the award's contracts); by
+        default none, so closing stays within the task that ended the window."""
+        return None
+
     @abstractmethod
     def close(self, how: str) -> Next | None:
         """Close the window (`how` says why), recording what it decided; `None` when the stage
@@ -74,6 +79,7 @@ async def run_stage(buy: Buy, stage: StageWindow) -> None:
             await buy.hand_over()
         if end is WindowEnd.CLOSED:
             early = buy.close_requested == stage.stage
+            await stage.before_close()
             following = stage.close("closed early by the lead" if early else "deadline reached")
             buy.close_requested = None  # a later window (the next round) is not closed by it
             if following is not None:

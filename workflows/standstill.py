@@ -9,22 +9,59 @@ or cancels. Runs inside the workflow (deterministic): state lives in `BuyState`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from messages.joint_buy import DecideChallenge, LodgeChallenge
     from procurement import award as award_rules
     from procurement.models import Challenge, Marks, Stage
+    from procurement.pricing import ContractLine
     from workflows import coalition
+    from workflows.buy import Buy
     from workflows.evaluation import enter_standstill, mark, standstill_data
     from workflows.stage import Next, StageWindow
     from workflows.uk_days import uk_today, working_day_rules
+
+
+# Runs from before this built and emitted every contract in the task that ended the standstill.
+AWARD_IN_BATCHES_PATCH = "award-contracts-in-batches"
+# The award writes its contracts this many at a time, each batch recorded before the next is built,
+# so no workflow task does more than this much of it (at 20,000 council-lot lines the whole took
+# 1.4 s in one task, against the SDK's 2 s deadlock timeout).
+CONTRACTS_PER_TASK = 2_000
 
 
 class StandstillStage(StageWindow):
     """Ends at its deadline with the award, unless a challenge suspends it first."""
 
     stage = Stage.STANDSTILL
+
+    def __init__(self, buy: Buy) -> None:
+        super().__init__(buy)
+        self._contracts: list[ContractLine] | None = None
+
+    async def before_close(self) -> None:
+        """The contracts, a batch of councils at a time, each batch's events recorded before the
+        next is built. Meanwhile the buy takes no commands (`Buy.busy`): a cancel or a challenge
+        halfway through the award would leave it half made."""
+        if not workflow.patched(AWARD_IN_BATCHES_PATCH):
+            return
+        self._buy.busy = "making its award"
+        contracts: list[ContractLine] = []
+        for councils in _batches(self._state.signups, CONTRACTS_PER_TASK):
+            lines = award_rules.build_contracts(self._state, councils)
+            self._emit_contracts(lines)
+            contracts += lines
+            await self._buy.events.wait_recorded(self._state.next_seq - 1)
+        self._contracts = contracts
+
+    def _emit_contracts(self, contracts: list[ContractLine]) -> None:
+        for c in contracts:
+            self._buy.emit(
+                "contract.created", "system", {"company_number": c.supplier, **c.model_dump(mode="json")}
+            )
 
     def challenge(self, cmd: LodgeChallenge) -> Challenge:
         """A supplier that bid challenges the award: the buy is suspended, the clock stopped."""
@@ -54,12 +91,12 @@ class StandstillStage(StageWindow):
 
     def close(self, how: str) -> Next:  # noqa: ARG002 - standstill ends one way: its last day passed
         """Standstill is over: one contract per council per lot, then the buy is awarded."""
-        contracts = award_rules.build_contracts(self._state)
+        contracts = self._contracts
+        if contracts is None:  # a run from before the award was made in batches
+            contracts = award_rules.build_contracts(self._state)
+            self._emit_contracts(contracts)
+        self._buy.busy = None
         self._state.contract_count = len(contracts)
-        for c in contracts:
-            self._buy.emit(
-                "contract.created", "system", {"company_number": c.supplier, **c.model_dump(mode="json")}
-            )
         awarded = self._state.award
         by_lot = {lot: award_rules.contract_totals([c for c in contracts if c.lot == lot]) for lot in awarded}
         self._buy.emit(
@@ -135,3 +172,18 @@ class SuspendedStage(StageWindow):
 
     def close(self, how: str) -> None:
         """Never reached (no deadline, no early close, no work of its own): the buy stays suspended."""
+
+
+def _batches(signups: Mapping[str, Sequence[object]], lines: int) -> Iterator[list[str]]:
+    """The signed-up councils in order, in runs of about `lines` sign-up lines (at least one
+    council each)."""
+    batch: list[str] = []
+    held = 0
+    for council in sorted(signups):
+        batch.append(council)
+        held += len(signups[council])
+        if held >= lines:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
