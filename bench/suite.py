@@ -52,6 +52,7 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PROFILE_OUT = Path(__file__).resolve().parent / "profile-burst.txt"
 PROFILE = "--profile" in sys.argv
 WAIT_S = 180
+GROWTH_WINDOW = 1_000  # completions per window in scenario 4's rate as the buy grows
 
 
 @dataclass(frozen=True)
@@ -427,12 +428,13 @@ async def big_buy(s: Stack, report: Report, lead: dict[str, str], parties: list[
 # ---- 4. many organisations into one buy -------------------------------------------------------------
 
 
-def window_rate(done_at: list[float], first: bool, k: int = 400) -> float:
-    """Commands per second over the first (or last) k completions of a burst."""
+def window_rate(done_at: list[float], first: bool, k: int = 400, edge: int = 0) -> float:
+    """Commands per second over the first (or last) k completions of a burst, leaving out the
+    `edge` completions at that end (while the callers ramp up, or the last ones drain)."""
     stamps = sorted(done_at)
-    if len(stamps) < 2 * k:
-        k = max(2, len(stamps) // 4)
-    part = stamps[:k] if first else stamps[-k:]
+    if len(stamps) < 2 * (k + edge):
+        k, edge = max(2, len(stamps) // 4), 0
+    part = stamps[edge : edge + k] if first else stamps[len(stamps) - edge - k : len(stamps) - edge]
     return (len(part) - 1) / (part[-1] - part[0]) if part[-1] > part[0] else float("nan")
 
 
@@ -499,15 +501,22 @@ async def many(s: Stack, report: Report, lead: dict[str, str], parties: list[Any
     report.add(
         "4 many", "throughput: registration, sign-up", f"{reg.throughput:.1f}/s, {signed.throughput:.1f}/s"
     )
-    early, late = window_rate(signed_at, True), window_rate(signed_at, False)
-    report.add(
-        "4 many",
-        "sign-up rate, last 400 vs first 400",
-        f"{late:.1f}/s = {ratio(late, early):.2f}×",
-        f"first {early:.1f}/s; ≥ 0.8×",
-        ratio(late, early) >= 0.8,
-    )
-    del reg_at
+    # The cost per command as the buy grows: the rate over the last GROWTH_WINDOW completions
+    # against the first, as the buy's councils register (0 → n) and sign up (0 → n), leaving out
+    # the 50 at each end, where fewer than the 50 callers are busy (the last ones drain over a
+    # second or more). A window of 400 lasts about 2 s here, shorter than the 650–900 commands
+    # between two handovers, so whether a handover fell inside decided the figure (0.74× to 1.24×
+    # for the same code); 1,000 holds one or two.
+    k = min(GROWTH_WINDOW, n // 4)
+    for what, stamps in (("registration", reg_at), ("sign-up", signed_at)):
+        early, late = window_rate(stamps, True, k, 50), window_rate(stamps, False, k, 50)
+        report.add(
+            "4 many",
+            f"{what} rate, last {k:,} vs first {k:,}",
+            f"{late:.1f}/s = {ratio(late, early):.2f}×",
+            f"first {early:.1f}/s; ≥ 0.8×",
+            ratio(late, early) >= 0.8,
+        )
     report.add(
         "4 many", "get_state query result", f"{state_bytes / 1e3:.0f} kB", "≤ 1 MB", state_bytes <= 1_000_000
     )
