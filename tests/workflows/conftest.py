@@ -210,6 +210,22 @@ async def score(
     return receipt
 
 
+async def tender_two_lots(
+    handle: WorkflowHandle[Any, Any],
+    s2_monitors: str = "195.00",
+    marks: tuple[tuple[int, int], tuple[int, int]] = ((50, 50), (90, 90)),
+) -> None:
+    """S1 and S2 bid on both lots (S1 cheaper on laptops) and the lead marks all four tenders:
+    `marks` are S1's and S2's (quality, social value), the same on both lots."""
+    await bid(handle, "S1", LAPTOPS, "800.00")
+    await bid(handle, "S1", MONITORS, "190.00")
+    await bid(handle, "S2", LAPTOPS, "820.00")
+    await bid(handle, "S2", MONITORS, s2_monitors)
+    for lot in (LAPTOPS, MONITORS):
+        for supplier, (quality, social_value) in zip(("S1", "S2"), marks, strict=True):
+            await score(handle, supplier, lot, quality, social_value)
+
+
 def rejection(err: pytest.ExceptionInfo[WorkflowUpdateFailedError]) -> ApplicationError:
     cause = err.value.cause
     assert isinstance(cause, ApplicationError)

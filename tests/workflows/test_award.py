@@ -40,6 +40,7 @@ from tests.workflows.conftest import (
     score,
     settle,
     start_buy,
+    tender_two_lots,
     wait_for,
 )
 from workflows.joint_buy import JointBuyWorkflow
@@ -93,13 +94,7 @@ async def tendered(
     now = await env.get_current_time()
     state = negotiation_state(now, TWO, standstill_days=standstill_days, negotiation={"rounds": 1})
     handle = await start_buy(sink, env.client, task_queue, state)
-    await bid(handle, "S1", LAPTOPS, "800.00")
-    await bid(handle, "S1", MONITORS, "190.00")
-    await bid(handle, "S2", LAPTOPS, "820.00")
-    await bid(handle, "S2", MONITORS, "195.00")
-    for lot in (LAPTOPS, MONITORS):
-        await score(handle, "S1", lot, 50, 50)
-        await score(handle, "S2", lot, 90, 90)
+    await tender_two_lots(handle)
     await wait_for(sink, "award.notice")
     return handle
 

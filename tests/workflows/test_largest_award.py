@@ -24,11 +24,10 @@ from tests.workflows.conftest import (
     LAPTOPS,
     MONITORS,
     EventSink,
-    bid,
     negotiation_state,
     of_type,
-    score,
     start_buy,
+    tender_two_lots,
     worker_activities,
 )
 from workflows.event_log import MAX_BATCH_BYTES
@@ -111,13 +110,7 @@ def councils_state(now: datetime, councils: int, standstill_days: int) -> BuySta
 
 
 async def tender_and_mark(handle: WorkflowHandle[JointBuyWorkflow, object]) -> None:
-    await bid(handle, "S1", LAPTOPS, "800.00")
-    await bid(handle, "S1", MONITORS, "190.00")
-    await bid(handle, "S2", LAPTOPS, "820.00")
-    await bid(handle, "S2", MONITORS, "180.00")
-    for lot in (LAPTOPS, MONITORS):
-        await score(handle, "S1", lot, 60, 50)
-        await score(handle, "S2", lot, 60, 50)
+    await tender_two_lots(handle, s2_monitors="180.00", marks=((60, 50), (60, 50)))
 
 
 async def test_the_award_is_made_in_batches_and_takes_no_command_halfway(
