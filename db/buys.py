@@ -36,27 +36,7 @@ LEFT JOIN (SELECT lot_id, count(*) AS councils, sum(quantity)::bigint AS quantit
 WHERE l.buy_id = $1
 ORDER BY l.lot_id
 """
-SELECT_COUNCIL_DEMAND = """
-SELECT lot_id, quantity, baseline_unit_price, budget_ceiling_gbp, registered_at
-FROM demand_lines WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
-"""
-SELECT_COUNCIL_SIGN_UP = """
-SELECT lot_id, quantity, confirmed_at, max_unit_price, coalition, priced_out_unit_price FROM sign_ups
-WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
-"""
-SELECT_COUNCIL_STATUSES = """
-SELECT council, status, updated_at FROM buy_councils WHERE buy_id = $1 ORDER BY council
-"""
-SELECT_COUNCIL_STATUS = "SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2"
-# A council's whole part in a buy in one statement (one snapshot, one round trip): its status,
-# and its demand and sign-up lines as arrays of rows in the columns of the two queries above.
-SELECT_COUNCIL_PART = """
-SELECT (SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2) AS status,
-       array(SELECT (lot_id, quantity, baseline_unit_price, budget_ceiling_gbp, registered_at)
-             FROM demand_lines WHERE buy_id = $1 AND council = $2 ORDER BY lot_id) AS demand,
-       array(SELECT (lot_id, quantity, confirmed_at, max_unit_price, coalition, priced_out_unit_price)
-             FROM sign_ups WHERE buy_id = $1 AND council = $2 ORDER BY lot_id) AS sign_up
-"""
+# A council's lines in a buy, by lot: the columns of its demand and of its sign-up.
 DEMAND_COLUMNS = ("lot_id", "quantity", "baseline_unit_price", "budget_ceiling_gbp", "registered_at")
 SIGN_UP_COLUMNS = (
     "lot_id",
@@ -66,6 +46,23 @@ SIGN_UP_COLUMNS = (
     "coalition",
     "priced_out_unit_price",
 )
+SELECT_COUNCIL_SIGN_UP = f"""
+SELECT {", ".join(SIGN_UP_COLUMNS)} FROM sign_ups
+WHERE buy_id = $1 AND council = $2 ORDER BY lot_id
+"""
+SELECT_COUNCIL_STATUSES = """
+SELECT council, status, updated_at FROM buy_councils WHERE buy_id = $1 ORDER BY council
+"""
+SELECT_COUNCIL_STATUS = "SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2"
+# A council's whole part in a buy in one statement (one snapshot, one round trip): its status,
+# and its demand and sign-up lines as arrays of rows in the columns above.
+SELECT_COUNCIL_PART = f"""
+SELECT (SELECT status FROM buy_councils WHERE buy_id = $1 AND council = $2) AS status,
+       array(SELECT ({", ".join(DEMAND_COLUMNS)})
+             FROM demand_lines WHERE buy_id = $1 AND council = $2 ORDER BY lot_id) AS demand,
+       array(SELECT ({", ".join(SIGN_UP_COLUMNS)})
+             FROM sign_ups WHERE buy_id = $1 AND council = $2 ORDER BY lot_id) AS sign_up
+"""
 # Whether a council is current in the register, and the lead of a buy (None: no such buy).
 SELECT_COUNCIL_AND_BUY = """
 SELECT EXISTS (SELECT 1 FROM councils WHERE gss_code = $1 AND is_current) AS current,
@@ -89,10 +86,6 @@ async def buy_aggregate(conn: Any, *, buy_id: str) -> list[Any]:
     return list(await conn.fetch(SELECT_AGGREGATE, buy_id))
 
 
-async def council_demand(conn: Any, *, buy_id: str, council: str) -> list[Any]:
-    return list(await conn.fetch(SELECT_COUNCIL_DEMAND, buy_id, council))
-
-
 async def council_sign_up(conn: Any, *, buy_id: str, council: str) -> list[Any]:
     return list(await conn.fetch(SELECT_COUNCIL_SIGN_UP, buy_id, council))
 
@@ -102,7 +95,7 @@ async def council_statuses(conn: Any, *, buy_id: str) -> list[Any]:
 
 
 async def council_part(conn: Any, *, buy_id: str, council: str) -> dict[str, Any]:
-    """`council_status`, `council_demand` and `council_sign_up` at once, as dicts by column."""
+    """The council's status, demand lines and sign-up lines (dicts by column), at once."""
     row = await conn.fetchrow(SELECT_COUNCIL_PART, buy_id, council)
     return {
         "status": row["status"],

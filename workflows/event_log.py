@@ -118,7 +118,7 @@ class EventLog:
             return None
         if sum(self._size(e) for e in events) > MAX_CARRIED_BYTES:
             return None
-        self._carried_seq = max(self._carried_seq, seq)
+        self.will_carry(seq)
         return events
 
     def will_carry(self, seq: int) -> None:
